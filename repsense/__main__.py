@@ -1,0 +1,5 @@
+import sys
+
+from repsense.cli import main
+
+sys.exit(main())

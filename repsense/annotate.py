@@ -1,0 +1,93 @@
+"""Annotated video: the skeleton, the exercise, the count and the phase drawn on every frame."""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+
+from repsense.analysis import Analysis
+from repsense.errors import InputError
+from repsense.events import RepCompleted
+from repsense.pose import SKELETON
+from repsense.smoothing import MIN_VISIBILITY
+
+GREEN = (80, 200, 80)
+WHITE = (255, 255, 255)
+GREY = (140, 140, 140)
+
+
+def draw_pose(frame: np.ndarray, pose: np.ndarray) -> None:
+    """Draw bones and joints of a ``(33, 4)`` pose onto a BGR frame in place; dim what is not visible."""
+    import cv2
+
+    h, w = frame.shape[:2]
+    if np.isnan(pose[:, :2]).all():
+        return
+    pts = np.nan_to_num(pose[:, :2] * [w, h], nan=-1).astype(int)
+    vis = np.nan_to_num(pose[:, 3]) >= MIN_VISIBILITY
+    thick = max(2, round(h / 240))
+    for a, b in SKELETON:
+        color = GREEN if vis[a] and vis[b] else GREY
+        cv2.line(frame, tuple(pts[a]), tuple(pts[b]), color, thick, cv2.LINE_AA)
+    for i in {j for pair in SKELETON for j in pair}:
+        cv2.circle(frame, tuple(pts[i]), thick + 1, WHITE if vis[i] else GREY, -1, cv2.LINE_AA)
+
+
+def draw_panel(frame: np.ndarray, lines: list[str]) -> None:
+    import cv2
+
+    h = frame.shape[0]
+    scale = max(0.5, h / 720)
+    pad = int(10 * scale)
+    line_h = int(32 * scale)
+    width = int(max(len(s) for s in lines) * 17 * scale) + 2 * pad
+    overlay = frame.copy()
+    cv2.rectangle(overlay, (0, 0), (width, pad + line_h * len(lines)), (0, 0, 0), -1)
+    cv2.addWeighted(overlay, 0.55, frame, 0.45, 0, frame)
+    for i, text in enumerate(lines):
+        cv2.putText(frame, text, (pad, pad + line_h * (i + 1) - int(8 * scale)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, WHITE, max(1, round(2 * scale)), cv2.LINE_AA)
+
+
+def write_annotated(video: str | pathlib.Path, analysis: Analysis, out: str | pathlib.Path,
+                    start_s: float | None = None, end_s: float | None = None,
+                    max_fps: float | None = None) -> int:
+    """Decode ``video`` again over the frames the analysis saw and write them annotated (MPEG-4).
+    Returns the number of frames written."""
+    import cv2
+
+    from repsense.video import iter_frames
+
+    rec = analysis.recording
+    index_of = {int(t): i for i, t in enumerate(rec.timestamp_ms)}
+    counts = np.zeros(len(rec), int)
+    for i, evs in analysis.frame_events.items():
+        counts[i:] += sum(isinstance(e, RepCompleted) for e in evs)
+    fps = rec.fps or 15.0
+    out = pathlib.Path(out)
+    writer = None
+    written = 0
+    try:
+        for _, ts, frame in iter_frames(video, start_s, end_s, max_fps):
+            i = index_of.get(ts)
+            if i is None:
+                continue
+            if writer is None:
+                h, w = frame.shape[:2]
+                writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+                if not writer.isOpened():
+                    raise InputError(f"{out}: cannot write a video there (check the folder and the "
+                                     "suffix, e.g. .mp4)")
+            draw_pose(frame, rec.landmarks[i])
+            phase = analysis.trace[i].phase if i < len(analysis.trace) else ""
+            lines = [f"{analysis.exercise}  reps {counts[i]}", f"phase {phase}  t {ts / 1000:.1f}s"]
+            if np.isnan(rec.landmarks[i, :, 0]).all():
+                lines.append("no person in view")
+            draw_panel(frame, lines)
+            writer.write(frame)
+            written += 1
+    finally:
+        if writer is not None:
+            writer.release()
+    return written

@@ -1,0 +1,223 @@
+"""The ``repsense`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import pathlib
+import sys
+from typing import Any, TextIO
+
+from repsense import __version__
+from repsense.errors import RepsenseError
+
+
+def _err(msg: str) -> None:
+    print(f"repsense: {msg}", file=sys.stderr)
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):
+        return obj.item()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _clean(obj: Any) -> Any:
+    """NaN and infinities become null: JSON has no NaN."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def write_json(doc: dict[str, Any], target: str) -> None:
+    """Write a JSON document to a file, or to stdout for ``-``."""
+    text = json.dumps(_clean(doc), indent=2, default=_json_default)
+    if target == "-":
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+        return
+    try:
+        pathlib.Path(target).write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise RepsenseError(f"cannot write {target}: {exc.strerror}") from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a time >= 0 in seconds, got {text!r}")
+    return value
+
+
+def _exercise_name(text: str) -> str:
+    from repsense.exercises import GENERIC, catalog
+
+    if text in ("auto", GENERIC) or text in catalog():
+        return text
+    raise argparse.ArgumentTypeError(
+        f"unknown exercise {text!r}; choose auto, generic or one of: {', '.join(sorted(catalog()))}")
+
+
+def _output_for(option: str | None, path: pathlib.Path, n: int, suffix: str) -> pathlib.Path | None:
+    """With several inputs an output option names a folder-less pattern: OUT.stem-<input>.suffix."""
+    if option is None:
+        return None
+    out = pathlib.Path(option)
+    if n == 1:
+        return out
+    return out.with_name(f"{out.stem}-{path.stem}{out.suffix or suffix}")
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from repsense.analysis import RECORDING_SUFFIXES, load_input, run_engine
+    from repsense.report import InputReport, format_text, to_json_doc
+
+    if args.start is not None and args.end is not None and args.end <= args.start:
+        _err(f"--end ({args.end}) must be after --start ({args.start})")
+        return 2
+    paths = [pathlib.Path(p) for p in args.paths]
+    human: TextIO = sys.stderr if args.json == "-" else sys.stdout
+    reports: list[InputReport] = []
+    failed = 0
+    bar = _progress(len(paths))
+    for path in paths:
+        is_recording = path.suffix.lower() in RECORDING_SUFFIXES
+        try:
+            if args.annotate and is_recording:
+                raise RepsenseError(f"{path}: --annotate needs a video, not a pose recording")
+            frame_bar = _frame_progress(path) if not is_recording else None
+            try:
+                rec = load_input(path, start_s=args.start, end_s=args.end, model=args.model,
+                                 progress=frame_bar.update_to if frame_bar else None)
+            finally:
+                if frame_bar is not None:
+                    frame_bar.close()
+            analysis = run_engine(rec, args.exercise)
+            reports.append(analysis.report)
+            out = _output_for(args.save_pose, path, len(paths), ".npz")
+            if out is not None:
+                rec.save(out)
+            out = _output_for(args.annotate, path, len(paths), ".mp4")
+            if out is not None:
+                from repsense.annotate import write_annotated
+                from repsense.video import DEFAULT_POSE_FPS
+
+                write_annotated(path, analysis, out, args.start, args.end, DEFAULT_POSE_FPS)
+                print(f"annotated video: {out}", file=sys.stderr)
+            out = _output_for(args.plot, path, len(paths), ".png")
+            if out is not None:
+                from repsense.plot import write_plot
+
+                write_plot(analysis, out)
+                print(f"plot: {out}", file=sys.stderr)
+            if bar is not None:
+                bar.clear()
+            print(format_text(analysis.report), file=human)
+        except RepsenseError as exc:
+            failed += 1
+            reports.append(InputReport(str(path), 0.0, 0, 0, [], error=str(exc)))
+            if bar is not None:
+                bar.clear()
+            _err(str(exc))
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    if args.json:
+        write_json(to_json_doc(reports), args.json)
+    return 1 if failed else 0
+
+
+class _Bar:
+    """A tqdm bar on stderr when stderr is a terminal; nothing otherwise."""
+
+    def __init__(self, total: int, desc: str, unit: str) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=total or None, desc=desc, unit=unit, leave=False, file=sys.stderr)
+
+    def update(self, n: int) -> None:
+        self._bar.update(n)
+
+    def update_to(self, index: int) -> None:
+        self._bar.update(index + 1 - self._bar.n)
+
+    def clear(self) -> None:
+        self._bar.clear()
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _progress(n: int) -> _Bar | None:
+    if n < 2 or not sys.stderr.isatty():
+        return None
+    return _Bar(n, "inputs", "input")
+
+
+def _frame_progress(path: pathlib.Path) -> _Bar | None:
+    if not sys.stderr.isatty():
+        return None
+    from repsense.video import probe
+
+    try:
+        info = probe(path)
+    except RepsenseError:
+        return None  # the real read reports the problem
+    return _Bar(info.frame_count, path.name, "frame")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="repsense",
+        description="Watches a person exercise: recognises the exercise, counts and times every rep.")
+    parser.add_argument("--version", action="version", version=f"repsense {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("analyze", help="count and time the reps in videos or pose recordings",
+                       description="Count and time the repetitions in videos or pose recordings "
+                                   "(.npz with landmarks (T,33,4) and timestamp_ms (T,)).")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="video file or pose recording (.npz)")
+    p.add_argument("--exercise", default="auto", type=_exercise_name,
+                   help="exercise name, 'generic' (count any repeated movement) or 'auto' "
+                        "(default)")
+    p.add_argument("--start", type=_seconds, metavar="SECONDS", help="analyse from this time")
+    p.add_argument("--end", type=_seconds, metavar="SECONDS", help="analyse up to this time")
+    p.add_argument("--json", metavar="FILE", help="write the report as JSON ('-' for stdout only)")
+    p.add_argument("--annotate", metavar="OUT.mp4", help="write the video with skeleton and count")
+    p.add_argument("--plot", metavar="OUT.png", help="plot the driving signal with the reps marked")
+    p.add_argument("--save-pose", metavar="OUT.npz", help="save the pose recording for replay")
+    p.add_argument("--model", choices=["lite", "full"], default="full",
+                   help="pose model (default: full)")
+    p.set_defaults(func=cmd_analyze)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except RepsenseError as exc:
+        _err(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Events: the only output of the tracking engine. Frozen dataclasses; sinks serialise them."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Event:
+    timestamp_ms: int
+    person_id: int = field(default=0, kw_only=True)
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict with the event's type name under ``"type"``."""
+        return {"type": self.type, **dataclasses.asdict(self)}
+
+
+@dataclass(frozen=True)
+class ExerciseDetected(Event):
+    exercise: str
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True)
+class RepCompleted(Event):
+    """One counted repetition. Times are source times in ms; the phase split follows the exercise:
+    ``concentric_s`` is the muscle-shortening part (standing up from a squat, pulling up)."""
+
+    exercise: str
+    count: int
+    start_ms: int
+    end_ms: int
+    bottom_ms: int
+    concentric_s: float
+    eccentric_s: float
+    rom_deg: float
+    form_score: float | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end_ms - self.start_ms) / 1000.0
+
+
+@dataclass(frozen=True)
+class FormWarning(Event):
+    exercise: str
+    code: str
+    message: str
+    severity: str = "warning"
+
+
+@dataclass(frozen=True)
+class SetCompleted(Event):
+    exercise: str
+    reps: int
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True)
+class HoldUpdated(Event):
+    """A static hold (plank) in progress or ended; ``held_s`` is the total time in position."""
+
+    exercise: str
+    held_s: float
+    holding: bool
+
+
+@dataclass(frozen=True)
+class PersonLost(Event):
+    last_seen_ms: int
+
+
+@dataclass(frozen=True)
+class SessionEnded(Event):
+    total_reps: int
+
+
+__all__ = [
+    "Event", "ExerciseDetected", "RepCompleted", "FormWarning", "SetCompleted", "HoldUpdated",
+    "PersonLost", "SessionEnded",
+]

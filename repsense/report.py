@@ -1,0 +1,119 @@
+"""Reports: what a set of events says about one input, as a dataclass, JSON and readable text."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from repsense.events import Event, ExerciseDetected, HoldUpdated, RepCompleted
+
+
+@dataclass(frozen=True)
+class RepDetail:
+    start_s: float
+    end_s: float
+    duration_s: float
+    concentric_s: float
+    eccentric_s: float
+    rom_deg: float
+    form_score: float | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class ExerciseReport:
+    """One exercise segment: consecutive time spent on one exercise, with its own count."""
+
+    name: str
+    reps: int = 0
+    start_s: float | None = None
+    end_s: float | None = None
+    hold_s: float | None = None
+    reps_detail: list[RepDetail] = field(default_factory=list)
+
+
+@dataclass
+class InputReport:
+    path: str
+    fps: float
+    frames: int
+    person_frames: int
+    exercises: list[ExerciseReport]
+    error: str | None = None
+
+    @property
+    def total_reps(self) -> int:
+        return sum(e.reps for e in self.exercises)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["total_reps"] = self.total_reps
+        for ex in d["exercises"]:
+            for rep in ex["reps_detail"]:
+                rep["warnings"] = list(rep["warnings"])
+        return d
+
+
+def segments_from_events(events: Iterable[Event]) -> list[ExerciseReport]:
+    """Group events into exercise segments: a new segment starts at each ExerciseDetected."""
+    segments: list[ExerciseReport] = []
+    by_name: dict[str, ExerciseReport] = {}
+
+    def current(name: str) -> ExerciseReport:
+        if name not in by_name:
+            seg = ExerciseReport(name)
+            segments.append(seg)
+            by_name[name] = seg
+        return by_name[name]
+
+    for ev in events:
+        if isinstance(ev, ExerciseDetected):
+            by_name.pop(ev.exercise, None)  # a later return to an exercise is a new segment
+        elif isinstance(ev, RepCompleted):
+            seg = current(ev.exercise)
+            seg.reps += 1
+            start, end = ev.start_ms / 1000.0, ev.end_ms / 1000.0
+            seg.start_s = start if seg.start_s is None else seg.start_s
+            seg.end_s = end
+            seg.reps_detail.append(RepDetail(
+                start_s=round(start, 3), end_s=round(end, 3), duration_s=round(end - start, 3),
+                concentric_s=round(ev.concentric_s, 3), eccentric_s=round(ev.eccentric_s, 3),
+                rom_deg=round(ev.rom_deg, 1), form_score=ev.form_score, warnings=ev.warnings))
+        elif isinstance(ev, HoldUpdated) and ev.held_s > 0:
+            seg = current(ev.exercise)
+            seg.hold_s = round(ev.held_s, 2)
+            t = ev.timestamp_ms / 1000.0
+            if seg.start_s is None:
+                seg.start_s = round(t - ev.held_s, 3)
+            seg.end_s = t
+    return [s for s in segments if s.reps > 0 or (s.hold_s or 0) > 0]
+
+
+def format_text(report: InputReport) -> str:
+    """The readable summary the CLI prints for one input."""
+    lines = [f"{report.path}"]
+    if report.error:
+        return f"{report.path}: {report.error}"
+    dur = report.frames / report.fps if report.fps else 0.0
+    seen = 100.0 * report.person_frames / report.frames if report.frames else 0.0
+    lines.append(f"  {report.frames} frames, {dur:.1f} s at {report.fps:.1f} fps, "
+                 f"person seen in {seen:.0f}% of frames")
+    if not report.exercises:
+        lines.append("  no repetitions found")
+    for ex in report.exercises:
+        span = f"{ex.start_s:.1f}-{ex.end_s:.1f} s" if ex.start_s is not None else ""
+        if ex.hold_s is not None and ex.reps == 0:
+            lines.append(f"  {ex.name}: held {ex.hold_s:.1f} s ({span})")
+            continue
+        lines.append(f"  {ex.name}: {ex.reps} reps ({span})")
+        lines.append("     #  start_s    end_s  dur_s  concentric_s  eccentric_s  rom_deg")
+        for i, r in enumerate(ex.reps_detail, 1):
+            lines.append(f"  {i:4d} {r.start_s:8.2f} {r.end_s:8.2f} {r.duration_s:6.2f} "
+                         f"{r.concentric_s:13.2f} {r.eccentric_s:12.2f} {r.rom_deg:8.1f}")
+    lines.append(f"  total: {report.total_reps} reps")
+    return "\n".join(lines)
+
+
+def to_json_doc(reports: list[InputReport]) -> dict[str, Any]:
+    return {"inputs": [r.to_dict() for r in reports]}

@@ -1,0 +1,289 @@
+"""The tracking engine: one person's workout as a pure state machine.
+
+``Tracker.update(pose, timestamp_ms) -> list[Event]`` does no I/O, so the same engine serves a
+file, a webcam, a browser, an edge node and a replay, and tests drive it from arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from repsense.counting import HoldTimer, Phase, Rep, RepCounter
+from repsense.events import (Event, ExerciseDetected, HoldUpdated, PersonLost, RepCompleted,
+                             SessionEnded)
+from repsense.exercises import GENERIC, CountSpec, ExerciseSpec, SignalSpec, get_spec
+from repsense.pose import validate_pose
+from repsense.signals import (body_point, combine_sides, measure, normalised_body, segment_signal,
+                              side_values, torso_length)
+from repsense.smoothing import MIN_VISIBILITY, OneEuroFilter, gate_visibility
+from repsense.geometry import to_metric
+
+PERSON_LOST_MS = 1000
+TRAVEL_WINDOW_MS = 500
+
+# The class-agnostic counter: the distance of the body from its rest pose, in torso lengths.
+GENERIC_SPEC = ExerciseSpec(
+    name=GENERIC, display="repetition",
+    signal=SignalSpec(type="pose_distance"),
+    count=CountSpec(rest="low", min_rom=0.35, min_rep_s=0.5, max_rep_s=6.0,
+                    start_fraction=0.3, return_fraction=0.65),
+    max_travel_speed=1.0,
+)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What the engine saw in one frame, kept for plots and debugging."""
+
+    timestamp_ms: int
+    value: float           # the driving signal (NaN when gated)
+    phase: str
+
+
+class ExerciseCounter:
+    """Counts one exercise from gated, smoothed poses: driving signal, posture gate, walk gate,
+    one counter per side where the description says ``each``."""
+
+    def __init__(self, spec: ExerciseSpec, aspect: float = 1.0, person_id: int = 0) -> None:
+        self.spec = spec
+        self.aspect = aspect
+        self.person_id = person_id
+        self.count = 0
+        sides = 2 if spec.signal is not None and spec.signal.side == "each" else 1
+        self._counters = [RepCounter(spec.count) for _ in range(sides)] if spec.count else []
+        self._last_reps: list[Rep | None] = [None] * sides
+        self._hold = HoldTimer(spec.hold.enter_s, spec.hold.grace_s) if spec.hold else None
+        self._hips: deque[tuple[int, float, float]] = deque()
+        self._reference: np.ndarray | None = None   # generic: the rest pose
+        self._still_since: int | None = None
+        self._prev_body: np.ndarray | None = None
+        self._last_hold_report = -1
+        self.last_value = math.nan
+
+    @property
+    def phase(self) -> str:
+        if self._hold is not None:
+            return "holding" if self._hold.holding else "waiting"
+        moving = [c.phase for c in self._counters if c.phase is not Phase.REST]
+        return (moving[0] if moving else Phase.REST).value
+
+    # --- gates -------------------------------------------------------------------------------
+    def _posture_ok(self, pose: np.ndarray) -> bool:
+        for cond in self.spec.posture:
+            v = measure(cond.measure, pose, self.aspect)
+            if math.isnan(v):
+                continue  # not measurable from this view: do not block
+            if (cond.min is not None and v < cond.min) or (cond.max is not None and v > cond.max):
+                return False
+        return True
+
+    def _travelling(self, pose: np.ndarray, t: int) -> bool:
+        if self.spec.max_travel_speed is None:
+            return False
+        p = to_metric(pose, self.aspect)
+        hip = body_point(p, "hip")
+        torso = torso_length(p)
+        if np.isnan(hip).any() or not torso > 0:
+            return False
+        self._hips.append((t, float(hip[0]), torso))
+        while self._hips and t - self._hips[0][0] > TRAVEL_WINDOW_MS:
+            self._hips.popleft()
+        t0, x0, _ = self._hips[0]
+        if t - t0 < TRAVEL_WINDOW_MS / 2:
+            return False
+        speed = abs(float(hip[0]) - x0) / ((t - t0) / 1000.0) / torso
+        return speed > self.spec.max_travel_speed
+
+    # --- signals ------------------------------------------------------------------------------
+    def _values(self, pose: np.ndarray, t: int) -> list[float]:
+        sig = self.spec.signal
+        assert sig is not None  # counted exercises always have one (checked when loaded)
+        if sig.type == "angle":
+            left, right = side_values(sig, pose, self.aspect)
+            if sig.side == "each":
+                return [left, right]
+            return [combine_sides(sig, pose, left, right)]
+        if sig.type == "vertical":
+            return [segment_signal(sig, pose, self.aspect)]
+        return [self._pose_distance(pose, t)]
+
+    def _pose_distance(self, pose: np.ndarray, t: int) -> float:
+        """Distance of the body from its rest pose: the first pose held still for half a second,
+        refreshed whenever the counter is back at rest and still."""
+        body = normalised_body(pose, self.aspect)
+        if body is None:
+            return math.nan
+        prev, self._prev_body = self._prev_body, body
+        moving = prev is None or float(np.nanmean(np.linalg.norm(body - prev, axis=1))) > 0.02
+        if moving:
+            self._still_since = None
+        elif self._still_since is None:
+            self._still_since = t
+        at_rest = all(c.phase is Phase.REST for c in self._counters)
+        if self._still_since is not None and t - self._still_since >= 500 and (
+                self._reference is None or at_rest):
+            self._reference = body if self._reference is None else 0.8 * self._reference + 0.2 * body
+        if self._reference is None:
+            return math.nan
+        d = np.linalg.norm(body - self._reference, axis=1)
+        return float(np.sqrt(np.nanmean(d ** 2)))
+
+    # --- update -------------------------------------------------------------------------------
+    def update(self, pose: np.ndarray, t: int) -> list[Event]:
+        gated = not self._posture_ok(pose) or self._travelling(pose, t)
+        if self._hold is not None:
+            return self._update_hold(not gated and self._in_hold_position(pose), t)
+        values = [math.nan] * len(self._counters) if gated else self._values(pose, t)
+        self.last_value = values[0] if len(values) == 1 else float(np.nanmax(values)) \
+            if not all(math.isnan(v) for v in values) else math.nan
+        events: list[Event] = []
+        for i, (counter, value) in enumerate(zip(self._counters, values)):
+            rep = counter.update(value, t)
+            if rep is None:
+                continue
+            if self._counted_by_other_side(i, rep):
+                self._last_reps[i] = rep
+                continue
+            self._last_reps[i] = rep
+            events.append(self._rep_event(rep, t))
+        return events
+
+    def _counted_by_other_side(self, side: int, rep: Rep) -> bool:
+        """Both arms curling together are one rep: skip a rep that overlaps the other side's."""
+        for j, other in enumerate(self._last_reps):
+            if j == side or other is None:
+                continue
+            overlap = min(other.end_ms, rep.end_ms) - max(other.start_ms, rep.start_ms)
+            shorter = min(other.end_ms - other.start_ms, rep.end_ms - rep.start_ms)
+            if shorter > 0 and overlap / shorter > 0.5:
+                return True
+        return False
+
+    def _rep_event(self, rep: Rep, t: int) -> RepCompleted:
+        self.count += 1
+        away_s = (rep.bottom_ms - rep.start_ms) / 1000.0
+        back_s = (rep.end_ms - rep.bottom_ms) / 1000.0
+        eccentric, concentric = (away_s, back_s) if self.spec.count and \
+            self.spec.count.away_phase == "eccentric" else (back_s, away_s)
+        return RepCompleted(
+            t, exercise=self.spec.name, count=self.count, start_ms=rep.start_ms,
+            end_ms=rep.end_ms, bottom_ms=rep.bottom_ms, concentric_s=concentric,
+            eccentric_s=eccentric, rom_deg=rep.rom if self.spec.signal.type != "pose_distance"
+            else math.nan, person_id=self.person_id)
+
+    def _in_hold_position(self, pose: np.ndarray) -> bool:
+        """In one of the hold's positions, every condition measured (not merely not contradicted)."""
+        assert self.spec.hold is not None
+        for position in self.spec.hold.positions:
+            values = [(c, measure(c.measure, pose, self.aspect)) for c in position.conditions]
+            if all(not math.isnan(v) and (c.min is None or v >= c.min) and
+                   (c.max is None or v <= c.max) for c, v in values):
+                return True
+        return False
+
+    def _update_hold(self, in_position: bool, t: int) -> list[Event]:
+        assert self._hold is not None
+        self.last_value = 1.0 if in_position else 0.0
+        change = self._hold.update(in_position, t)
+        whole = int(self._hold.held_s)
+        if change is not None or (self._hold.holding and whole != self._last_hold_report):
+            self._last_hold_report = whole
+            return [HoldUpdated(t, exercise=self.spec.name, held_s=round(self._hold.held_s, 2),
+                                holding=self._hold.holding, person_id=self.person_id)]
+        return []
+
+    def finish(self, t: int) -> list[Event]:
+        if self._hold is not None and self._hold.holding:
+            self._hold.holding = False
+            return [HoldUpdated(t, exercise=self.spec.name, held_s=round(self._hold.held_s, 2),
+                                holding=False, person_id=self.person_id)]
+        return []
+
+
+class Tracker:
+    """All state of one person's workout. Feed poses in time order; read events.
+
+    ``exercise`` is an exercise name, ``generic`` for the class-agnostic counter, or ``auto``
+    (until recognition lands, auto counts with the generic counter).
+    """
+
+    def __init__(self, exercise: str = "auto", aspect: float = 1.0, person_id: int = 0,
+                 keep_trace: bool = False) -> None:
+        if exercise in ("auto", GENERIC):
+            self.spec = GENERIC_SPEC
+        else:
+            self.spec = get_spec(exercise)
+        self.aspect = aspect
+        self.person_id = person_id
+        self._smoother = OneEuroFilter()
+        self._counter = ExerciseCounter(self.spec, aspect, person_id)
+        self._announced = False
+        self._last_seen_ms: int | None = None
+        self._lost = False
+        self._last_ms: int | None = None
+        self.total_reps = 0
+        self.trace: list[Sample] | None = [] if keep_trace else None
+
+    @property
+    def exercise(self) -> str:
+        return self.spec.name
+
+    @property
+    def phase(self) -> str:
+        return self._counter.phase
+
+    def update(self, pose: np.ndarray, timestamp_ms: int) -> list[Event]:
+        pose = validate_pose(pose)
+        t = int(timestamp_ms)
+        if self._last_ms is not None and t <= self._last_ms:
+            raise ValueError(f"timestamps must increase: got {t} ms after {self._last_ms} ms")
+        self._last_ms = t
+        events: list[Event] = []
+        if not self._announced:
+            self._announced = True
+            events.append(ExerciseDetected(t, exercise=self.spec.name, person_id=self.person_id))
+        if np.isnan(pose[:, :2]).all():
+            if self._last_seen_ms is not None and not self._lost and \
+                    t - self._last_seen_ms >= PERSON_LOST_MS:
+                self._lost = True
+                events.append(PersonLost(t, last_seen_ms=self._last_seen_ms,
+                                         person_id=self.person_id))
+            self._smoother.reset()
+            self._record(t, math.nan)
+            return events
+        self._last_seen_ms = t
+        self._lost = False
+        smooth = self._smoother(gate_visibility(pose, MIN_VISIBILITY), t)
+        new = self._counter.update(smooth, t)
+        self.total_reps += sum(isinstance(e, RepCompleted) for e in new)
+        events.extend(new)
+        self._record(t, self._counter.last_value)
+        return events
+
+    def finish(self) -> list[Event]:
+        t = self._last_ms or 0
+        events = self._counter.finish(t)
+        events.append(SessionEnded(t, total_reps=self.total_reps, person_id=self.person_id))
+        return events
+
+    def _record(self, t: int, value: float) -> None:
+        if self.trace is not None:
+            self.trace.append(Sample(t, value, self._counter.phase))
+
+
+class PeopleTracker:
+    """One Tracker per person id, for sources that see several people."""
+
+    def __init__(self, exercise: str = "auto", aspect: float = 1.0) -> None:
+        self.exercise = exercise
+        self.aspect = aspect
+        self.people: dict[int, Tracker] = {}
+
+    def update(self, person_id: int, pose: np.ndarray, timestamp_ms: int) -> list[Event]:
+        if person_id not in self.people:
+            self.people[person_id] = Tracker(self.exercise, self.aspect, person_id)
+        return self.people[person_id].update(pose, timestamp_ms)
