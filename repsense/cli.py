@@ -101,6 +101,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 if frame_bar is not None:
                     frame_bar.close()
             analysis = run_engine(rec, args.exercise)
+            if analysis.report.person_frames == 0:
+                raise RepsenseError(
+                    f"{path}: nobody was found in {analysis.report.frames} frames; the whole body "
+                    "should be in view, lit, and not too small")
             reports.append(analysis.report)
             out = _output_for(args.save_pose, path, len(paths), ".npz")
             if out is not None:

@@ -19,6 +19,8 @@ from repsense.exercises import CountSpec
 # The rest value is the highest value over this recent window, so an old high point
 # (a stretch before the set) does not make every later rep look shallow.
 REST_MEMORY_MS = 2500
+# A rep starts the last time the signal was this close to rest (share of min_rom).
+LEAVE_FRACTION = 0.1
 
 
 class Phase(enum.Enum):
@@ -60,6 +62,7 @@ class RepCounter:
         self._valley = math.inf
         self._valley_ms = 0
         self._start_ms = 0
+        self._near_rest_ms = 0
         self._last_ms: int | None = None
         self.count = 0
 
@@ -80,9 +83,11 @@ class RepCounter:
 
         if self.phase is Phase.REST:
             self._remember(v, timestamp_ms)
+            if self._peak - v <= LEAVE_FRACTION * s.min_rom:
+                self._near_rest_ms = timestamp_ms
             if self._peak - v >= s.start_fraction * s.min_rom:
                 self.phase = Phase.AWAY
-                self._start_ms = self._peak_ms
+                self._start_ms = self._near_rest_ms
                 self._valley, self._valley_ms = v, timestamp_ms
             return None
 

@@ -24,12 +24,16 @@ from repsense.geometry import to_metric
 
 PERSON_LOST_MS = 1000
 TRAVEL_WINDOW_MS = 500
+# The body is still (a rest pose for the generic counter) when, over this window, every pose
+# stays within this RMS distance (torso lengths) of the window's mean pose.
+STILL_WINDOW_MS = 500
+STILL_SPREAD = 0.05
 
 # The class-agnostic counter: the distance of the body from its rest pose, in torso lengths.
 GENERIC_SPEC = ExerciseSpec(
     name=GENERIC, display="repetition",
     signal=SignalSpec(type="pose_distance"),
-    count=CountSpec(rest="low", min_rom=0.35, min_rep_s=0.5, max_rep_s=6.0,
+    count=CountSpec(rest="low", min_rom=0.25, min_rep_s=0.5, max_rep_s=6.0,
                     start_fraction=0.3, return_fraction=0.65),
     max_travel_speed=1.0,
 )
@@ -59,8 +63,7 @@ class ExerciseCounter:
         self._hold = HoldTimer(spec.hold.enter_s, spec.hold.grace_s) if spec.hold else None
         self._hips: deque[tuple[int, float, float]] = deque()
         self._reference: np.ndarray | None = None   # generic: the rest pose
-        self._still_since: int | None = None
-        self._prev_body: np.ndarray | None = None
+        self._bodies: deque[tuple[int, np.ndarray]] = deque()
         self._last_hold_report = -1
         self.last_value = math.nan
 
@@ -117,20 +120,25 @@ class ExerciseCounter:
         body = normalised_body(pose, self.aspect)
         if body is None:
             return math.nan
-        prev, self._prev_body = self._prev_body, body
-        moving = prev is None or float(np.nanmean(np.linalg.norm(body - prev, axis=1))) > 0.02
-        if moving:
-            self._still_since = None
-        elif self._still_since is None:
-            self._still_since = t
+        self._bodies.append((t, body))
+        while t - self._bodies[0][0] > STILL_WINDOW_MS:
+            self._bodies.popleft()
         at_rest = all(c.phase is Phase.REST for c in self._counters)
-        if self._still_since is not None and t - self._still_since >= 500 and (
-                self._reference is None or at_rest):
-            self._reference = body if self._reference is None else 0.8 * self._reference + 0.2 * body
+        if t - self._bodies[0][0] >= 0.8 * STILL_WINDOW_MS and (self._reference is None or at_rest):
+            window = np.stack([b for _, b in self._bodies])
+            seen = ~np.isnan(window[..., 0]).any(axis=0)    # joints seen in the whole window
+            if seen.sum() >= 4:
+                mean = window[:, seen].mean(axis=0)
+                spread = np.sqrt(np.sum((window[:, seen] - mean) ** 2, axis=-1).mean(axis=-1))
+                if float(spread.max()) < STILL_SPREAD:
+                    ref = np.full_like(body, np.nan)
+                    ref[seen] = mean
+                    self._reference = ref
         if self._reference is None:
             return math.nan
-        d = np.linalg.norm(body - self._reference, axis=1)
-        return float(np.sqrt(np.nanmean(d ** 2)))
+        d2 = np.sum((body - self._reference) ** 2, axis=1)
+        d2 = d2[~np.isnan(d2)]
+        return float(np.sqrt(d2.mean())) if d2.size >= 4 else math.nan
 
     # --- update -------------------------------------------------------------------------------
     def update(self, pose: np.ndarray, t: int) -> list[Event]:
