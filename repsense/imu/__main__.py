@@ -1,0 +1,5 @@
+import sys
+
+from repsense.imu.cli import main
+
+sys.exit(main())

@@ -1,0 +1,222 @@
+"""``repsense imu ...``: analyze, listen, train, evaluate. ``add_parsers`` plugs into the main CLI;
+every handler returns an exit code (0 ok, 1 some input failed, 2 usage or setup problem)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from repsense.errors import RepsenseError
+
+DEFAULT_DATA = "../shared/data/exermote"
+
+
+def _err(msg: str) -> None:
+    print(f"repsense imu: {msg}", file=sys.stderr)
+
+
+def _write_json(doc: dict[str, Any], target: str) -> None:
+    from repsense.imu.mqtt import jsonable
+
+    text = json.dumps(jsonable(doc), indent=2, allow_nan=False)
+    if target == "-":
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+        return
+    try:
+        Path(target).write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise RepsenseError(f"cannot write {target}: {exc.strerror}") from None
+
+
+def _model(path: str | None) -> Any:
+    from repsense.imu.model import DEFAULT_MODEL_PATH, StepModel
+
+    return StepModel.load(path or DEFAULT_MODEL_PATH)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from repsense.imu.analysis import analyze_file
+    from repsense.report import format_text
+
+    human = sys.stderr if args.json == "-" else sys.stdout
+    try:
+        model = _model(args.model)
+    except RepsenseError as exc:
+        _err(str(exc))
+        return 2
+    docs = []
+    failed = 0
+    for path in args.paths:
+        result = analyze_file(path, model)
+        if result.report.error:
+            failed += 1
+            _err(result.report.error)
+        else:
+            print(format_text(result.report), file=human)
+            for seg in result.timeline:
+                print(f"    set {seg['exercise']:7s} {seg['start_s']:7.1f}-{seg['end_s']:7.1f} s: "
+                      f"{seg['reps']} reps", file=human)
+        docs.append(result.to_dict())
+    if args.json:
+        try:
+            _write_json({"inputs": docs}, args.json)
+        except RepsenseError as exc:
+            _err(str(exc))
+            return 2
+    return 1 if failed else 0
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    from repsense.imu.mqtt import ImuListener
+    from repsense.imu.tracker import ImuTracker
+
+    try:
+        model = _model(args.model)
+        listener = ImuListener(args.broker, args.node, tracker_factory=lambda: ImuTracker(model),
+                               reconnect_timeout_s=args.reconnect_timeout)
+    except RepsenseError as exc:
+        _err(str(exc))
+        return 2
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: Any) -> None:
+        stop.set()
+
+    old = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return listener.run(stop)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from repsense.imu.model import DEFAULT_MODEL_PATH
+    from repsense.imu.training import TrainConfig, fold_model_path, load_labelled, train_model
+
+    try:
+        data = load_labelled(args.data)
+    except RepsenseError as exc:
+        _err(str(exc))
+        return 2
+    cfg = TrainConfig(epochs=args.epochs, seed=args.seed)
+    out = Path(args.out or DEFAULT_MODEL_PATH)
+    log = (lambda s: print(s, file=sys.stderr))
+    try:
+        if args.folds:
+            folds_dir = Path(args.folds_dir) if args.folds_dir else out.parent / "folds"
+            folds_dir.mkdir(parents=True, exist_ok=True)
+            for ind in sorted({d.individual for d in data}):
+                print(f"fold without individual {ind}", file=sys.stderr)
+                model = train_model([d for d in data if d.individual != ind], cfg, log)
+                model.save(fold_model_path(folds_dir, ind))
+                print(f"wrote {fold_model_path(folds_dir, ind)}", file=sys.stderr)
+        print("model on all recordings", file=sys.stderr)
+        train_model(data, cfg, log).save(out)
+    except RepsenseError as exc:
+        _err(str(exc))
+        return 2
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from repsense.imu.model import StepModel
+    from repsense.imu.scoring import evaluate
+    from repsense.imu.training import fold_model_path, load_labelled
+
+    try:
+        data = load_labelled(args.data)
+        if args.loio:
+            folds = Path(args.folds_dir) if args.folds_dir else Path(__file__).with_name("folds")
+            models = {ind: StepModel.load(fold_model_path(folds, ind))
+                      for ind in sorted({d.individual for d in data})}
+            items = [(f"individual {d.individual}", d.recording, models[d.individual]) for d in data]
+        else:
+            model = _model(args.model)
+            items = [(f"individual {d.individual}", d.recording, model) for d in data]
+    except RepsenseError as exc:
+        _err(str(exc))
+        return 2
+    ev = evaluate(items)
+    human = sys.stderr if args.json == "-" else sys.stdout
+    print(format_evaluation(ev, "leave-one-individual-out" if args.loio else "shipped model"), file=human)
+    if args.json:
+        _write_json(ev.to_dict(), args.json)
+    return 0
+
+
+def format_evaluation(ev: Any, title: str) -> str:
+    c = ev.counts
+    lines = [f"{title}: step accuracy {ev.step_accuracy:.4f}, macro-F1 {ev.step_macro_f1:.4f}, "
+             f"7-class (exercise x rep half) accuracy {ev.phase_accuracy:.4f}",
+             f"  rep counts over {int(c['sets'])} sets: off by <=1 in {100 * c['within_one']:.1f}%, "
+             f"exact in {100 * c['exact']:.1f}%, MAE {c['mae']:.2f} reps, normalised MAE {c['nmae']:.3f}",
+             "  group          step_acc  macro_f1  sets  within_1  exact   nMAE"]
+    for g, m in ev.per_group.items():
+        lines.append(f"  {g:14s} {m['step_accuracy']:8.4f} {m['step_macro_f1']:9.4f} {int(m['sets']):5d} "
+                     f"{m['within_one']:9.3f} {m['exact']:6.3f} {m['nmae']:6.3f}")
+    return "\n".join(lines)
+
+
+def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``imu`` command and its subcommands; each sets ``func`` to its handler."""
+    imu = subparsers.add_parser("imu", help="wearable motion sensor: analyse recordings, listen live, "
+                                "train and evaluate the model")
+    sub = imu.add_subparsers(dest="imu_command", metavar="{analyze,listen,train,evaluate}")
+    sub.required = True
+
+    p = sub.add_parser("analyze", help="exercises and reps in IMU recordings (CSV)")
+    p.add_argument("paths", nargs="+", metavar="FILE.csv")
+    p.add_argument("--json", metavar="FILE", help="write the JSON report to FILE ('-' for stdout, JSON only)")
+    p.add_argument("--model", metavar="FILE.npz", help="step model to use (default: the shipped one)")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("listen", help="count live from IMU samples on MQTT repsense/<node>/imu")
+    p.add_argument("--broker", required=True, metavar="URL", help="e.g. mqtt://127.0.0.1:1883")
+    p.add_argument("--node", default="default", help="node name in the topics (default: default)")
+    p.add_argument("--model", metavar="FILE.npz", help="step model to use (default: the shipped one)")
+    p.add_argument("--reconnect-timeout", type=float, default=30.0, metavar="S",
+                   help="give up after the broker has been unreachable this long (default 30 s)")
+    p.set_defaults(func=cmd_listen)
+
+    p = sub.add_parser("train", help="train the step model on labelled recordings (needs torch)")
+    p.add_argument("--data", default=DEFAULT_DATA, metavar="DIR")
+    p.add_argument("--out", metavar="FILE.npz", help="default: the shipped model file")
+    p.add_argument("--folds", action="store_true",
+                   help="also train one model per left-out individual (for 'evaluate --loio')")
+    p.add_argument("--folds-dir", metavar="DIR")
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="per-step accuracy, macro-F1 and rep count error on labelled recordings")
+    p.add_argument("--data", default=DEFAULT_DATA, metavar="DIR")
+    p.add_argument("--loio", action="store_true",
+                   help="score each individual with the model trained without them (shipped fold models)")
+    p.add_argument("--folds-dir", metavar="DIR")
+    p.add_argument("--model", metavar="FILE.npz")
+    p.add_argument("--json", metavar="FILE", help="write the figures as JSON ('-' for stdout)")
+    p.set_defaults(func=cmd_evaluate)
+    return imu
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m repsense.imu ...`` — the same commands without the main CLI."""
+    parser = argparse.ArgumentParser(prog="repsense")
+    add_parsers(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["imu", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return int(args.func(args))
+    except RepsenseError as exc:
+        _err(str(exc))
+        return 2
+
+
+__all__ = ["add_parsers", "main", "cmd_analyze", "cmd_listen", "cmd_train", "cmd_evaluate"]
