@@ -53,10 +53,13 @@ def labelled_clips(data: pathlib.Path = DATA) -> list[Clip]:
     return clips
 
 
-def recording_for(clip: Clip, poses: pathlib.Path | None, model: str):  # type: ignore[no-untyped-def]
+def recording_for(clip: Clip, poses: pathlib.Path | None, model: str,  # type: ignore[no-untyped-def]
+                  whole: bool = False):
+    """The clip's pose recording over its labelled span (or the whole clip)."""
     from repsense.analysis import load_input, select_span
     from repsense.pose import PoseRecording
 
+    start, end = (None, None) if whole else (clip.start_s, clip.end_s)
     if poses is not None:
         cached = poses / (clip.path.stem + ".npz")
         if cached.is_file():
@@ -65,8 +68,8 @@ def recording_for(clip: Clip, poses: pathlib.Path | None, model: str):  # type: 
             rec = load_input(clip.path, model=model)
             poses.mkdir(parents=True, exist_ok=True)
             rec.save(cached)
-        return select_span(rec, clip.start_s, clip.end_s)
-    return load_input(clip.path, start_s=clip.start_s, end_s=clip.end_s, model=model)
+        return select_span(rec, start, end)
+    return load_input(clip.path, start_s=start, end_s=end, model=model)
 
 
 def predict(clip: Clip, rec, mode: str) -> float:  # type: ignore[no-untyped-def]
@@ -96,6 +99,9 @@ def main() -> int:
     parser.add_argument("--exercise", default="labelled", help="labelled, generic or auto")
     parser.add_argument("--model", default="full", choices=["lite", "full"])
     parser.add_argument("--only", default="", help="substring filter on clip file names")
+    parser.add_argument("--whole", action="store_true",
+                        help="analyse whole clips, not only the labelled span (set-up, walking, "
+                             "title cards and rests included)")
     args = parser.parse_args()
     if not DATA.is_dir():
         print(f"no data at {DATA}", file=sys.stderr)
@@ -105,7 +111,7 @@ def main() -> int:
     for clip in labelled_clips():
         if args.only not in clip.path.name:
             continue
-        rec = recording_for(clip, args.poses, args.model)
+        rec = recording_for(clip, args.poses, args.model, args.whole)
         pred = predict(clip, rec, args.exercise)
         rows.append((clip, pred))
         flag = "" if abs(pred - clip.count) <= (0.1 * clip.count if clip.hold else 1) else "  <-- off"

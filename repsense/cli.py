@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import pathlib
 import sys
 from typing import Any, TextIO
@@ -125,12 +126,17 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             if bar is not None:
                 bar.clear()
             print(format_text(analysis.report), file=human)
-        except RepsenseError as exc:
+        except Exception as exc:  # noqa: BLE001 - one bad input must not lose the others
+            if not isinstance(exc, RepsenseError) and os.environ.get("REPSENSE_DEBUG"):
+                raise
             failed += 1
-            reports.append(InputReport(str(path), 0.0, 0, 0, [], error=str(exc)))
+            message = str(exc) if isinstance(exc, RepsenseError) else \
+                f"{path}: unexpected error ({type(exc).__name__}: {exc}); set REPSENSE_DEBUG=1 " \
+                "for details and please report it"
+            reports.append(InputReport(str(path), 0.0, 0, 0, [], error=message))
             if bar is not None:
                 bar.clear()
-            _err(str(exc))
+            _err(message)
         if bar is not None:
             bar.update(1)
     if bar is not None:
@@ -221,6 +227,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    except Exception as exc:  # noqa: BLE001 - a user sees one line, a developer sets REPSENSE_DEBUG
+        if os.environ.get("REPSENSE_DEBUG"):
+            raise
+        _err(f"unexpected error ({type(exc).__name__}: {exc}); set REPSENSE_DEBUG=1 for details "
+             "and please report it")
+        return 3
 
 
 if __name__ == "__main__":

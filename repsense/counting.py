@@ -117,7 +117,10 @@ class RepCounter:
         depth = self._peak - self._valley
         duration_s = (end_ms - self._start_ms) / 1000.0
         rest_value, turn_value = self._sign * self._peak, self._sign * self._valley
-        ok = depth >= s.min_rom and s.min_rep_s <= duration_s <= s.max_rep_s
+        away_s = (self._valley_ms - self._start_ms) / 1000.0
+        back_s = (end_ms - self._valley_ms) / 1000.0
+        ok = depth >= s.min_rom and s.min_rep_s <= duration_s <= s.max_rep_s and \
+            min(away_s, back_s) >= s.min_phase_s
         if s.rest_bound is not None:
             ok &= self._sign * (rest_value - s.rest_bound) >= 0
         if s.turn_bound is not None:

@@ -17,9 +17,13 @@ def write_plot(analysis: Analysis, out: str | pathlib.Path) -> None:
     import matplotlib.pyplot as plt
 
     t = np.array([s.timestamp_ms for s in analysis.trace]) / 1000.0
-    v = np.array([s.value for s in analysis.trace], dtype=float)
+    v = np.array([s.values for s in analysis.trace], dtype=float).reshape(len(t), -1)
     fig, ax = plt.subplots(figsize=(12, 4), dpi=100)
-    ax.plot(t, v, color="#1f77b4", lw=1.2, label="driving signal")
+    labels = ["left", "right"] if v.shape[1] == 2 else ["driving signal"]
+    for column, label, color in zip(v.T, labels, ["#1f77b4", "#ff7f0e"]):
+        ax.plot(t, column, color=color, lw=1.2, label=label)
+    if v.shape[1] > 1:
+        ax.legend(loc="lower right", fontsize=8)
     reps = [e for e in analysis.events if isinstance(e, RepCompleted)]
     for rep in reps:
         ax.axvspan(rep.start_ms / 1000, rep.end_ms / 1000, color="#2ca02c", alpha=0.15, lw=0)

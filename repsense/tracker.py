@@ -15,6 +15,7 @@ import numpy as np
 from repsense.counting import HoldTimer, Phase, Rep, RepCounter
 from repsense.events import (Event, ExerciseDetected, HoldUpdated, PersonLost, RepCompleted,
                              SessionEnded)
+from repsense.generic import MotionSignal
 from repsense.exercises import GENERIC, CountSpec, ExerciseSpec, SignalSpec, get_spec
 from repsense.pose import validate_pose
 from repsense.signals import (body_point, combine_sides, measure, normalised_body, segment_signal,
@@ -24,17 +25,13 @@ from repsense.geometry import to_metric
 
 PERSON_LOST_MS = 1000
 TRAVEL_WINDOW_MS = 500
-# The body is still (a rest pose for the generic counter) when, over this window, every pose
-# stays within this RMS distance (torso lengths) of the window's mean pose.
-STILL_WINDOW_MS = 500
-STILL_SPREAD = 0.05
 
-# The class-agnostic counter: the distance of the body from its rest pose, in torso lengths.
+# The class-agnostic counter: the body along its main direction of motion, in torso lengths.
 GENERIC_SPEC = ExerciseSpec(
     name=GENERIC, display="repetition",
-    signal=SignalSpec(type="pose_distance"),
-    count=CountSpec(rest="low", min_rom=0.25, min_rep_s=0.5, max_rep_s=6.0,
-                    start_fraction=0.3, return_fraction=0.65),
+    signal=SignalSpec(type="motion"),
+    count=CountSpec(rest="high", min_rom=0.25, min_rep_s=0.5, max_rep_s=6.0,
+                    start_fraction=0.3, return_fraction=0.5),
     max_travel_speed=1.0,
 )
 
@@ -44,7 +41,7 @@ class Sample:
     """What the engine saw in one frame, kept for plots and debugging."""
 
     timestamp_ms: int
-    value: float           # the driving signal (NaN when gated)
+    values: tuple[float, ...]  # the driving signal, one per counted side (NaN when gated)
     phase: str
 
 
@@ -62,10 +59,10 @@ class ExerciseCounter:
         self._last_reps: list[Rep | None] = [None] * sides
         self._hold = HoldTimer(spec.hold.enter_s, spec.hold.grace_s) if spec.hold else None
         self._hips: deque[tuple[int, float, float]] = deque()
-        self._reference: np.ndarray | None = None   # generic: the rest pose
-        self._bodies: deque[tuple[int, np.ndarray]] = deque()
+        self._motion = MotionSignal(aspect) if spec.signal is not None and \
+            spec.signal.type == "motion" else None
         self._last_hold_report = -1
-        self.last_value = math.nan
+        self.last_values: tuple[float, ...] = (math.nan,) * max(1, sides)
 
     @property
     def phase(self) -> str:
@@ -112,42 +109,23 @@ class ExerciseCounter:
             return [combine_sides(sig, pose, left, right)]
         if sig.type == "vertical":
             return [segment_signal(sig, pose, self.aspect)]
-        return [self._pose_distance(pose, t)]
-
-    def _pose_distance(self, pose: np.ndarray, t: int) -> float:
-        """Distance of the body from its rest pose: the first pose held still for half a second,
-        refreshed whenever the counter is back at rest and still."""
-        body = normalised_body(pose, self.aspect)
-        if body is None:
-            return math.nan
-        self._bodies.append((t, body))
-        while t - self._bodies[0][0] > STILL_WINDOW_MS:
-            self._bodies.popleft()
-        at_rest = all(c.phase is Phase.REST for c in self._counters)
-        if t - self._bodies[0][0] >= 0.8 * STILL_WINDOW_MS and (self._reference is None or at_rest):
-            window = np.stack([b for _, b in self._bodies])
-            seen = ~np.isnan(window[..., 0]).any(axis=0)    # joints seen in the whole window
-            if seen.sum() >= 4:
-                mean = window[:, seen].mean(axis=0)
-                spread = np.sqrt(np.sum((window[:, seen] - mean) ** 2, axis=-1).mean(axis=-1))
-                if float(spread.max()) < STILL_SPREAD:
-                    ref = np.full_like(body, np.nan)
-                    ref[seen] = mean
-                    self._reference = ref
-        if self._reference is None:
-            return math.nan
-        d2 = np.sum((body - self._reference) ** 2, axis=1)
-        d2 = d2[~np.isnan(d2)]
-        return float(np.sqrt(d2.mean())) if d2.size >= 4 else math.nan
+        raise AssertionError(f"signal type {sig.type!r} has no per-frame value")
 
     # --- update -------------------------------------------------------------------------------
     def update(self, pose: np.ndarray, t: int) -> list[Event]:
         gated = not self._posture_ok(pose) or self._travelling(pose, t)
         if self._hold is not None:
             return self._update_hold(not gated and self._in_hold_position(pose), t)
+        if self._motion is not None:
+            samples = [] if gated else self._motion.update(pose, t)
+            self.last_values = (samples[-1][1] if samples else math.nan,)
+            return [e for ts, v in samples for e in self._count([v], ts, t)]
         values = [math.nan] * len(self._counters) if gated else self._values(pose, t)
-        self.last_value = values[0] if len(values) == 1 else float(np.nanmax(values)) \
-            if not all(math.isnan(v) for v in values) else math.nan
+        self.last_values = tuple(values)
+        return self._count(values, t, t)
+
+    def _count(self, values: list[float], t: int, now: int) -> list[Event]:
+        """Feed one sample per counter (taken at ``t``, known at ``now``); events for new reps."""
         events: list[Event] = []
         for i, (counter, value) in enumerate(zip(self._counters, values)):
             rep = counter.update(value, t)
@@ -157,7 +135,7 @@ class ExerciseCounter:
                 self._last_reps[i] = rep
                 continue
             self._last_reps[i] = rep
-            events.append(self._rep_event(rep, t))
+            events.append(self._rep_event(rep, now))
         return events
 
     def _counted_by_other_side(self, side: int, rep: Rep) -> bool:
@@ -180,7 +158,7 @@ class ExerciseCounter:
         return RepCompleted(
             t, exercise=self.spec.name, count=self.count, start_ms=rep.start_ms,
             end_ms=rep.end_ms, bottom_ms=rep.bottom_ms, concentric_s=concentric,
-            eccentric_s=eccentric, rom_deg=rep.rom if self.spec.signal.type != "pose_distance"
+            eccentric_s=eccentric, rom_deg=rep.rom if self.spec.signal.type != "motion"
             else math.nan, person_id=self.person_id)
 
     def _in_hold_position(self, pose: np.ndarray) -> bool:
@@ -195,7 +173,7 @@ class ExerciseCounter:
 
     def _update_hold(self, in_position: bool, t: int) -> list[Event]:
         assert self._hold is not None
-        self.last_value = 1.0 if in_position else 0.0
+        self.last_values = (1.0 if in_position else 0.0,)
         change = self._hold.update(in_position, t)
         whole = int(self._hold.held_s)
         if change is not None or (self._hold.holding and whole != self._last_hold_report):
@@ -261,7 +239,7 @@ class Tracker:
                 events.append(PersonLost(t, last_seen_ms=self._last_seen_ms,
                                          person_id=self.person_id))
             self._smoother.reset()
-            self._record(t, math.nan)
+            self._record(t, (math.nan,) * len(self._counter.last_values))
             return events
         self._last_seen_ms = t
         self._lost = False
@@ -269,7 +247,7 @@ class Tracker:
         new = self._counter.update(smooth, t)
         self.total_reps += sum(isinstance(e, RepCompleted) for e in new)
         events.extend(new)
-        self._record(t, self._counter.last_value)
+        self._record(t, self._counter.last_values)
         return events
 
     def finish(self) -> list[Event]:
@@ -278,9 +256,9 @@ class Tracker:
         events.append(SessionEnded(t, total_reps=self.total_reps, person_id=self.person_id))
         return events
 
-    def _record(self, t: int, value: float) -> None:
+    def _record(self, t: int, values: tuple[float, ...]) -> None:
         if self.trace is not None:
-            self.trace.append(Sample(t, value, self._counter.phase))
+            self.trace.append(Sample(t, values, self._counter.phase))
 
 
 class PeopleTracker:

@@ -12,9 +12,10 @@ from repsense.errors import InputError
 from repsense.pose import PoseRecording, missing_pose
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
-# Pose is estimated at up to this rate; faster videos skip frames. Counting needs ~10 samples per rep
-# and the fastest reps (jumping jacks) take ~0.7 s. NOTE: halves pose cost on 30 fps video
-# (see docs/benchmarks.md, throughput).
+# Pose is estimated on frames no further apart than 1 / this rate; faster videos skip frames.
+# Counting needs ~10 samples per rep and the fastest reps (jumping jacks) take ~0.7 s.
+# NOTE: this halves the pose cost on 30 fps video, which is what makes analyze run 2x faster than
+# real time on 2 cores (docs/benchmarks.md, throughput).
 DEFAULT_POSE_FPS = 15.0
 
 
@@ -58,15 +59,18 @@ def probe(path: str | pathlib.Path) -> VideoInfo:
 
 def iter_frames(path: str | pathlib.Path, start_s: float | None = None, end_s: float | None = None,
                 max_fps: float | None = None) -> Iterator[tuple[int, int, np.ndarray]]:
-    """Yield ``(frame_index, timestamp_ms, bgr)`` from the video; frames outside [start, end] and
-    frames beyond ``max_fps`` are skipped without colour conversion. Timestamps come from the
-    container where they increase, else from the frame rate."""
+    """Yield ``(frame_index, timestamp_ms, bgr)`` from the video. Frames outside [start, end] are
+    skipped, and so is a frame whenever skipping it keeps the gap between yielded frames within
+    ``1 / max_fps`` (a 30 fps video gives 15 fps at max_fps=15, a 25 fps video all its frames).
+    Skipped frames are not colour-converted. Timestamps come from the container where they
+    increase, else from the frame rate."""
     import cv2
 
     info = probe(path)
     cap = cv2.VideoCapture(str(path))
-    step_ms = 1000.0 / max_fps if max_fps else 0.0
-    next_ms = -1e18
+    gap_ms = 1000.0 / max_fps if max_fps else 0.0
+    frame_ms = 1000.0 / info.fps
+    kept_ts = -1e18
     last_ts = -1
     index = -1
     try:
@@ -86,9 +90,10 @@ def iter_frames(path: str | pathlib.Path, start_s: float | None = None, end_s: f
                 continue
             if end_s is not None and ts_ms > end_s * 1000.0:
                 break
-            if ts_ms + 0.5 < next_ms:
+            # Skip a frame only if the next one still keeps the gap within 1 / max_fps.
+            if gap_ms and (ts_ms - kept_ts) + frame_ms <= gap_ms + 0.1 * frame_ms:
                 continue
-            next_ms = max(next_ms + step_ms, ts_ms + step_ms * 0.5) if step_ms else ts_ms
+            kept_ts = ts_ms
             ok, frame = cap.retrieve()
             if not ok or frame is None:
                 break  # truncated: keep what was decoded so far

@@ -18,14 +18,14 @@ from repsense.errors import InputError
 SPEC_DIR = pathlib.Path(__file__).resolve().parent
 GENERIC = "generic"
 SIDES = ("visible", "each", "min", "max", "left", "right")
-SIGNAL_TYPES = ("angle", "vertical", "pose_distance")
+SIGNAL_TYPES = ("angle", "vertical", "motion")
 
 
 @dataclass(frozen=True)
 class SignalSpec:
     """What drives the count. ``angle``: the angle at the middle of three joints (side-less names,
     e.g. hip/knee/ankle); ``vertical``: the angle to the image vertical of the segment between two
-    points; ``pose_distance``: how far the whole pose is from its rest pose (generic counter)."""
+    points; ``motion``: the body along its main direction of motion (generic counter, repsense.generic)."""
 
     type: str
     joints: tuple[str, ...] = ()
@@ -45,6 +45,8 @@ class CountSpec:
     rest_bound / turn_bound: optional absolute values the rest extreme / the turning point must
         reach (e.g. legs nearly straight at the top, knees bent enough at the bottom).
     away_phase: whether moving away from rest is the eccentric or the concentric phase.
+    min_phase_s: both halves of a rep (away and back) take at least this long; a body does not
+        move a joint through its range in a frame or two, a pose estimate that jumps does.
     """
 
     rest: str
@@ -56,6 +58,7 @@ class CountSpec:
     rest_bound: float | None = None
     turn_bound: float | None = None
     away_phase: str = "eccentric"
+    min_phase_s: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,7 @@ def _signal(table: dict[str, Any], where: str) -> SignalSpec:
         raise InputError(f"{where}: signal type must be one of {SIGNAL_TYPES}, got {signal.type!r}")
     if signal.side not in SIDES:
         raise InputError(f"{where}: signal side must be one of {SIDES}, got {signal.side!r}")
-    need = {"angle": 3, "vertical": 2, "pose_distance": 0}[signal.type]
+    need = {"angle": 3, "vertical": 2, "motion": 0}[signal.type]
     names = JOINT_NAMES if signal.type == "angle" else POINT_NAMES
     if len(signal.joints) != need or any(j not in names for j in signal.joints):
         raise InputError(f"{where}: a {signal.type} signal needs {need} joints from {sorted(names)}, "
