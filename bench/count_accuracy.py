@@ -4,6 +4,11 @@ Prints per clip the true and predicted count, then per exercise and overall the 
 accuracy (share of clips with |predicted - true| <= 1), the exact-match rate and the mean absolute
 error normalised by the true count. The plank clip is scored on hold seconds (within 10%).
 
+The clips in videos/clips are analysed whole: their labels count every complete rep in the
+clip, so set-up, walking, title cards, rests and camera cuts are part of the test. UCFRep counts
+only between its start and end frames, so those clips are cut to that span. ``--span`` cuts
+every clip to its labelled span instead.
+
     .venv/bin/python bench/count_accuracy.py [--poses DIR] [--exercise labelled|generic|auto]
 
 ``--poses DIR`` keeps the pose recordings there and reuses them on the next run, so counting can
@@ -33,6 +38,7 @@ class Clip:
     start_s: float
     end_s: float
     hold: bool = False
+    span_only: bool = False   # the label counts only inside [start_s, end_s]
 
 
 def labelled_clips(data: pathlib.Path = DATA) -> list[Clip]:
@@ -49,7 +55,7 @@ def labelled_clips(data: pathlib.Path = DATA) -> list[Clip]:
             # label frames are 1-based boundaries; keep half a frame either side
             clips.append(Clip(data / "ucfrep" / row["file"], UCF_EXERCISE[row["exercise"]],
                               float(row["count"]), (int(row["start_frame"]) - 1.5) / fps,
-                              (int(row["end_frame"]) + 0.5) / fps))
+                              (int(row["end_frame"]) + 0.5) / fps, span_only=True))
     return clips
 
 
@@ -99,9 +105,8 @@ def main() -> int:
     parser.add_argument("--exercise", default="labelled", help="labelled, generic or auto")
     parser.add_argument("--model", default="full", choices=["lite", "full"])
     parser.add_argument("--only", default="", help="substring filter on clip file names")
-    parser.add_argument("--whole", action="store_true",
-                        help="analyse whole clips, not only the labelled span (set-up, walking, "
-                             "title cards and rests included)")
+    parser.add_argument("--span", action="store_true",
+                        help="cut every clip to its labelled span (default: only UCFRep clips)")
     args = parser.parse_args()
     if not DATA.is_dir():
         print(f"no data at {DATA}", file=sys.stderr)
@@ -111,7 +116,7 @@ def main() -> int:
     for clip in labelled_clips():
         if args.only not in clip.path.name:
             continue
-        rec = recording_for(clip, args.poses, args.model, args.whole)
+        rec = recording_for(clip, args.poses, args.model, whole=not (args.span or clip.span_only))
         pred = predict(clip, rec, args.exercise)
         rows.append((clip, pred))
         flag = "" if abs(pred - clip.count) <= (0.1 * clip.count if clip.hold else 1) else "  <-- off"

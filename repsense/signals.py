@@ -127,6 +127,7 @@ def combine_sides(spec: SignalSpec, pose: np.ndarray, left: float, right: float)
 
 
 def segment_signal(spec: SignalSpec, pose: np.ndarray, aspect: float) -> float:
+    """The angle (deg) of the segment between the spec's two points to the image vertical."""
     p = to_metric(pose, aspect)
     return _seg_vertical_deg(_point(p, spec.joints[0]), _point(p, spec.joints[1]))
 

@@ -158,7 +158,7 @@ class ExerciseCounter:
         return RepCompleted(
             t, exercise=self.spec.name, count=self.count, start_ms=rep.start_ms,
             end_ms=rep.end_ms, bottom_ms=rep.bottom_ms, concentric_s=concentric,
-            eccentric_s=eccentric, rom_deg=rep.rom if self.spec.signal.type != "motion"
+            eccentric_s=eccentric, rom_deg=rep.rom if self.spec.signal.type in ("angle", "vertical")
             else math.nan, person_id=self.person_id)
 
     def _in_hold_position(self, pose: np.ndarray) -> bool:

@@ -39,3 +39,31 @@ def synthetic_video(tmp_path: pathlib.Path):  # type: ignore[no-untyped-def]
         return path
 
     return make
+
+
+@pytest.fixture(scope="session")
+def dev_runs(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """Run `repsense analyze` (the real pose model) once over every labelled dev clip.
+
+    Returns {clip file name: (Clip, report dict, saved pose recording path)}. UCFRep clips are
+    cut to their labelled span with --start/--end; the other clips are analysed whole.
+    """
+    import json
+
+    require_data("videos", "clips", "labels.csv")
+    require_data("videos", "ucfrep", "labels.csv")
+    from bench.count_accuracy import labelled_clips
+    from repsense.cli import main
+
+    out = tmp_path_factory.mktemp("dev_runs")
+    runs = {}
+    for clip in labelled_clips(DATA / "videos"):
+        saved = out / f"{clip.path.stem}.npz"
+        report = out / f"{clip.path.stem}.json"
+        argv = ["analyze", str(clip.path), "--exercise", clip.exercise, "--json", str(report),
+                "--save-pose", str(saved)]
+        if clip.span_only:
+            argv += ["--start", f"{max(clip.start_s, 0.0):.3f}", "--end", f"{clip.end_s:.3f}"]
+        assert main(argv) == 0, f"analyze failed on {clip.path.name}"
+        runs[clip.path.name] = (clip, json.loads(report.read_text())["inputs"][0], saved)
+    return runs
