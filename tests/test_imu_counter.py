@@ -78,10 +78,18 @@ def test_rep_timing_and_phases() -> None:
     assert rep.concentric_s == pytest.approx(1.4)  # a sit-up curls up first
 
 
-def test_low_confidence_does_not_enter_a_rep() -> None:
-    # probability 0.45 for the first half stays under enter_prob 0.5; 0.55 is enough
-    assert [e for e in run(steps(*reps(SQ1, SQ2, 3)), confidence=0.45) if isinstance(e, RepCompleted)] == []
-    assert len([e for e in run(steps(*reps(SQ1, SQ2, 3)), confidence=0.55) if isinstance(e, RepCompleted)]) == 3
+@pytest.mark.parametrize("p_first, expected", [(0.35, 0), (0.45, 3)])
+def test_first_half_must_reach_enter_prob(p_first: float, expected: int) -> None:
+    """enter_prob 0.4: a first half at 0.35 is never entered, 0.45 is (second halves are clear)."""
+    counter = RepCounter(CounterConfig(enter_prob=0.4, exit_prob=0.25))
+    events = []
+    for i, c in enumerate(steps(*reps(SQ1, SQ2, 3))):
+        p = np.zeros(len(CLASSES))
+        p[c] = p_first if c == SQ1 else 0.9
+        p[B] += 1 - p.sum()
+        events += counter.update(p, i * 100)
+    events += counter.flush(10**6)
+    assert len([e for e in events if isinstance(e, RepCompleted)]) == expected
 
 
 def test_counts_number_reps_within_a_set() -> None:

@@ -162,6 +162,11 @@ def format_evaluation(ev: Any, title: str) -> str:
     for g, m in ev.per_group.items():
         lines.append(f"  {g:14s} {m['step_accuracy']:8.4f} {m['step_macro_f1']:9.4f} {int(m['sets']):5d} "
                      f"{m['within_one']:9.3f} {m['exact']:6.3f} {m['nmae']:6.3f}")
+    from repsense.imu.scoring import STEP_CLASSES
+
+    lines.append("  steps: true \\ predicted  " + "".join(f"{c:>9s}" for c in STEP_CLASSES))
+    for name, row in zip(STEP_CLASSES, ev.confusion):
+        lines.append(f"  {name:>22s}  " + "".join(f"{v:9d}" for v in row))
     return "\n".join(lines)
 
 

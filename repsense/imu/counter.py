@@ -10,6 +10,7 @@ than ``set_gap_ms`` closes the set.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,11 +25,55 @@ FIRST_HALF_IS_CONCENTRIC = {"burpee": False, "squat": False, "sit_up": True}
 
 @dataclass(frozen=True)
 class CounterConfig:
-    enter_prob: float = 0.5
-    exit_prob: float = 0.35
+    """Thresholds chosen on the leave-one-individual-out predictions (docs/imu.md)."""
+
+    enter_prob: float = 0.4
+    exit_prob: float = 0.25
     min_first_steps: int = 3
     min_second_steps: int = 2
     set_gap_ms: int = 8000
+    # Centred moving average over this many steps before counting (adds (n - 1) / 2 steps of delay).
+    smooth_steps: int = 9
+
+
+class ProbSmoother:
+    """Centred moving average of probability vectors, streaming; edges repeat the end values."""
+
+    def __init__(self, steps: int) -> None:
+        if steps < 1 or steps % 2 == 0:
+            raise ValueError(f"smooth_steps must be odd and >= 1, got {steps}")
+        self.half = steps // 2
+        self._buf: deque[tuple[np.ndarray, int]] = deque()
+        self._started = False
+
+    def update(self, probs: np.ndarray, timestamp_ms: int) -> list[tuple[np.ndarray, int]]:
+        p = np.asarray(probs, dtype=np.float64)
+        if not self._started:
+            self._started = True
+            for _ in range(self.half):
+                self._buf.append((p, -1))
+        self._buf.append((p, timestamp_ms))
+        if len(self._buf) < 2 * self.half + 1:
+            return []
+        centre = self._buf[self.half][1]
+        out = [(np.mean([q for q, _ in self._buf], axis=0), centre)]
+        self._buf.popleft()
+        return out
+
+    def flush(self) -> list[tuple[np.ndarray, int]]:
+        """The steps still waiting for later neighbours, padded with the final probabilities;
+        then start afresh."""
+        out: list[tuple[np.ndarray, int]] = []
+        if self._buf:
+            entries = list(self._buf)
+            pending = len(entries) - self.half
+            entries += [(entries[-1][0], -1)] * self.half
+            for i in range(pending):
+                window = entries[i:i + 2 * self.half + 1]
+                out.append((np.mean([q for q, _ in window], axis=0), entries[i + self.half][1]))
+        self._buf.clear()
+        self._started = False
+        return out
 
 
 @dataclass
@@ -153,4 +198,4 @@ class RepCounter:
         return events + self._close_set()
 
 
-__all__ = ["CounterConfig", "RepCounter", "FIRST_HALF_IS_CONCENTRIC"]
+__all__ = ["CounterConfig", "ProbSmoother", "RepCounter", "FIRST_HALF_IS_CONCENTRIC"]

@@ -22,11 +22,16 @@ DEFAULT_MODEL_PATH = Path(__file__).with_name("step_cnn.npz")
 
 
 def _conv1d(x: np.ndarray, w: np.ndarray, b: np.ndarray, pad: int) -> np.ndarray:
-    """x ``(B, C, T)``, w ``(O, C, K)`` -> ``(B, O, T + 2 pad - K + 1)``."""
+    """x ``(B, C, T)``, w ``(O, C, K)`` -> ``(B, O, T + 2 pad - K + 1)``, as one matrix product."""
     if pad:
         x = np.pad(x, ((0, 0), (0, 0), (pad, pad)))
-    cols = np.lib.stride_tricks.sliding_window_view(x, w.shape[2], axis=2)  # B, C, T', K
-    return np.einsum("bctk,ock->bot", cols, w, optimize=True) + b[None, :, None]
+    n, c, _ = x.shape
+    o, _, k = w.shape
+    cols = np.lib.stride_tricks.sliding_window_view(x, k, axis=2)  # B, C, T', K
+    t_out = cols.shape[2]
+    cols = cols.transpose(0, 2, 1, 3).reshape(n * t_out, c * k)
+    out = cols @ w.reshape(o, c * k).T + b
+    return out.reshape(n, t_out, o).transpose(0, 2, 1)
 
 
 @dataclass
@@ -74,9 +79,12 @@ class StepModel:
             elif kind == "maxpool":
                 k = int(layer["k"])
                 t = x.shape[2] // k * k
-                x = x[:, :, :t].reshape(x.shape[0], x.shape[1], t // k, k).max(axis=3)
+                pooled = x[:, :, 0:t:k]
+                for i in range(1, k):
+                    pooled = np.maximum(pooled, x[:, :, i:t:k])
+                x = pooled
             elif kind == "flatten":
-                x = x.reshape(x.shape[0], -1)
+                x = np.ascontiguousarray(x).reshape(x.shape[0], -1)
             elif kind == "linear":
                 x = x @ self.weights[f"w{i}"].T + self.weights[f"b{i}"]
             else:

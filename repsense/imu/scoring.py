@@ -121,11 +121,12 @@ class Evaluation:
     counts: dict[str, float]
     sets: list[SetScore]
     per_group: dict[str, dict[str, float]]
+    confusion: list[list[int]]    # [true][predicted] over STEP_CLASSES
 
     def to_dict(self) -> dict[str, object]:
         return {"step_accuracy": self.step_accuracy, "step_macro_f1": self.step_macro_f1,
                 "phase_accuracy": self.phase_accuracy, "counts": self.counts,
-                "per_group": self.per_group,
+                "per_group": self.per_group, "classes": list(STEP_CLASSES), "confusion": self.confusion,
                 "sets": [{"path": s.path, "exercise": s.exercise, "start_ms": s.start_ms,
                           "true_reps": s.true_reps, "counted_reps": s.counted_reps} for s in self.sets]}
 
@@ -160,7 +161,9 @@ def evaluate(items: list[tuple[str, ImuRecording, "object"]]) -> Evaluation:
     return Evaluation(step_accuracy=float(np.mean(yt == yp)),
                       step_macro_f1=macro_f1(yt, yp, len(STEP_CLASSES)),
                       phase_accuracy=float(np.mean(np.concatenate(y7) == np.concatenate(p7))),
-                      counts=count_summary(all_sets), sets=all_sets, per_group=per_group)
+                      counts=count_summary(all_sets), sets=all_sets, per_group=per_group,
+                      confusion=[[int(np.count_nonzero((yt == i) & (yp == j))) for j in range(len(STEP_CLASSES))]
+                                 for i in range(len(STEP_CLASSES))])
 
 
 __all__ = ["TrueSet", "SetScore", "Evaluation", "evaluate", "STEP_CLASSES", "step_exercise_labels",

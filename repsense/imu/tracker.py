@@ -5,7 +5,8 @@ Samples may arrive at any rate and with jitter: they are averaged into 100 ms bi
 anchored at the first sample; bins missing for up to ``MAX_FILL_MS`` are interpolated, a longer
 silence ends the rep in progress and restarts the window (``PersonLost`` marks it). Each grid
 step gets class probabilities from the step model once ``lookahead`` later steps are known, so
-events lag the motion by ``lookahead`` steps (1 s with the shipped model).
+events lag the motion by ``lookahead`` steps plus half the probability smoothing (1.4 s with
+the shipped model and settings).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from repsense.events import Event, PersonLost, SessionEnded
-from repsense.imu.counter import CounterConfig, RepCounter
+from repsense.imu.counter import CounterConfig, ProbSmoother, RepCounter
 from repsense.imu.features import step_inputs
 from repsense.imu.model import StepModel
 from repsense.imu.recording import MAX_FILL_MS, N_CHANNELS, STEP_MS
@@ -33,6 +34,7 @@ class ImuTracker:
     def __init__(self, model: StepModel | None = None, config: CounterConfig | None = None) -> None:
         self.model = model if model is not None else StepModel.load()
         self.counter = RepCounter(config)
+        self.smoother = ProbSmoother(self.counter.config.smooth_steps)
         self._origin_ms: int | None = None
         self._bin: int | None = None              # index of the bin being filled
         self._bin_sum = np.zeros(N_CHANNELS)
@@ -72,6 +74,7 @@ class ImuTracker:
         events = self._close_bin(pending)
         events += self._run(pending)
         events += self._drain()
+        events += self._count(self.smoother.flush())
         end = timestamp_ms if timestamp_ms is not None else (self._last_valid_ms or 0)
         events += self.counter.flush(end)
         events.append(SessionEnded(end, total_reps=self.counter.total_reps))
@@ -91,6 +94,7 @@ class ImuTracker:
             events += self._close_bin(pending)
             events += self._run(pending)
             events += self._drain()
+            events += self._count(self.smoother.flush())
             events += self.counter.flush(self._last_valid_ms)
             events.append(PersonLost(t, last_seen_ms=self._last_valid_ms))
             self._restart(t)
@@ -180,8 +184,14 @@ class ImuTracker:
         if not wins:
             return []
         probs = self.model.predict_proba(np.stack(wins))
-        events: list[Event] = []
+        smoothed: list[tuple[np.ndarray, int]] = []
         for p, t in zip(probs, stamps):
+            smoothed += self.smoother.update(p, t)
+        return self._count(smoothed)
+
+    def _count(self, steps: list[tuple[np.ndarray, int]]) -> list[Event]:
+        events: list[Event] = []
+        for p, t in steps:
             events += self.counter.update(p, t)
         return events
 

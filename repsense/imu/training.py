@@ -35,6 +35,7 @@ class TrainConfig:
     seed: int = SEED
     threads: int = 1  # NOTE: 2 threads ran 7x slower per batch on a busy 2-core machine (611 vs 85 ms)
     jitter_deg: float = 25.0
+    break_weight: float = 1.0  # loss weight of the break class relative to the rep classes
 
 
 @dataclass
@@ -174,6 +175,8 @@ def train_model(data: list[Labelled], cfg: TrainConfig = TrainConfig(),
     mean_t, std_t = torch.from_numpy(mean)[None, :, None], torch.from_numpy(std)[None, :, None]
     flips = torch.tensor(MOUNTINGS, dtype=torch.float32)
     gen = torch.Generator().manual_seed(cfg.seed)
+    class_w = torch.ones(N_CLASSES)
+    class_w[0] = cfg.break_weight
     t0 = time.time()
     for epoch in range(cfg.epochs):
         net.train()
@@ -186,7 +189,7 @@ def train_model(data: list[Labelled], cfg: TrainConfig = TrainConfig(),
             # Per-window gain and sensor noise, for people who move bigger or smaller.
             xb = xb * (1 + 0.1 * torch.randn(len(idx), 1, 1, generator=gen)) \
                 + 0.05 * torch.randn(xb.shape, generator=gen)
-            loss = F.cross_entropy(net(xb), Yt[idx], label_smoothing=0.05)
+            loss = F.cross_entropy(net(xb), Yt[idx], weight=class_w, label_smoothing=0.05)
             opt.zero_grad()
             loss.backward()
             opt.step()
