@@ -138,12 +138,20 @@ BODY = np.array([L.LEFT_SHOULDER, L.RIGHT_SHOULDER, L.LEFT_ELBOW, L.RIGHT_ELBOW,
                  L.RIGHT_ANKLE, L.NOSE])
 
 
-def normalised_body(pose: np.ndarray, aspect: float) -> np.ndarray | None:
-    """Body joints ``(13, 2)`` centred on the hips and scaled by the torso length; None when the
-    torso is not visible."""
+def centred_body(pose: np.ndarray, aspect: float) -> np.ndarray | None:
+    """Body joints ``(13, 2)`` relative to the hips (image heights); None when no hip is visible."""
     p = to_metric(pose, aspect)
     hip = body_point(p, "hip")
-    t = torso_length(p)
-    if not t > 0 or np.isnan(hip).any():
+    if np.isnan(hip).any():
         return None
-    return (p[BODY] - hip) / t
+    return p[BODY] - hip
+
+
+def body_spread(body: np.ndarray) -> float:
+    """Size of a body ``(J, 2)``: RMS distance of its visible joints from their mean. Unlike the
+    torso length it does not vanish when the torso points at the camera (push-ups seen from the
+    front)."""
+    seen = body[~np.isnan(body).any(axis=1)]
+    if len(seen) < 4:
+        return float("nan")
+    return float(np.sqrt(np.mean(np.sum((seen - seen.mean(axis=0)) ** 2, axis=1))))

@@ -18,7 +18,7 @@ from repsense.events import (Event, ExerciseDetected, HoldUpdated, PersonLost, R
 from repsense.generic import MotionSignal
 from repsense.exercises import GENERIC, CountSpec, ExerciseSpec, SignalSpec, get_spec
 from repsense.pose import validate_pose
-from repsense.signals import (body_point, combine_sides, measure, normalised_body, segment_signal,
+from repsense.signals import (body_point, combine_sides, measure, segment_signal,
                               side_values, torso_length)
 from repsense.smoothing import MIN_VISIBILITY, OneEuroFilter, gate_visibility
 from repsense.geometry import to_metric
@@ -26,7 +26,8 @@ from repsense.geometry import to_metric
 PERSON_LOST_MS = 1000
 TRAVEL_WINDOW_MS = 500
 
-# The class-agnostic counter: the body along its main direction of motion, in torso lengths.
+# The class-agnostic counter: the body along its main direction of motion, in body sizes
+# (RMS joint distance from their mean; repsense.signals.body_spread).
 GENERIC_SPEC = ExerciseSpec(
     name=GENERIC, display="repetition",
     signal=SignalSpec(type="motion"),

@@ -116,3 +116,35 @@ def test_idle_parts_count_nothing(dev_runs, capsys, name, exercise, start, end):
     report = json.loads(capsys.readouterr().out)["inputs"][0]
     assert report["total_reps"] == 0
     assert all((e.get("hold_s") or 0) < 1.0 for e in report["exercises"])
+
+
+def test_annotated_video_and_plot(dev_runs, tmp_path, capsys):
+    import cv2
+
+    clip, report, saved = dev_runs["exercises_deadlift.mp4"]
+    video, plot = tmp_path / "annotated.mp4", tmp_path / "signal.png"
+    assert main(["analyze", str(clip.path), "--exercise", "deadlift", "--annotate", str(video),
+                 "--plot", str(plot), "--json", "-"]) == 0
+    again = json.loads(capsys.readouterr().out)["inputs"][0]
+    assert again["exercises"] == report["exercises"]
+    cap = cv2.VideoCapture(str(video))
+    frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok and frame.shape[:2] == (720, 1280)
+    assert frames == again["frames"]   # one annotated frame per frame the pose model saw
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_generic_counter_on_the_dev_clips(dev_runs):
+    """The counter without an exercise description, replayed over the same recordings."""
+    from repsense.analysis import run_engine
+    from repsense.pose import PoseRecording
+
+    rows = []
+    for clip, _, saved in dev_runs.values():
+        if clip.hold:
+            continue
+        rows.append((clip, float(run_engine(PoseRecording.load(saved), "generic").report.total_reps)))
+    s = score(rows)
+    assert s["off_by_one"] >= 0.82 and s["nmae"] <= 0.20, s
