@@ -25,10 +25,10 @@ FIRST_HALF_IS_CONCENTRIC = {"burpee": False, "squat": False, "sit_up": True}
 
 @dataclass(frozen=True)
 class CounterConfig:
-    """Thresholds chosen on the leave-one-individual-out predictions (docs/imu.md)."""
+    """Thresholds chosen on the leave-one-individual-out predictions (docs/imu.md has the sweep)."""
 
-    enter_prob: float = 0.4
-    exit_prob: float = 0.25
+    enter_prob: float = 0.3
+    exit_prob: float = 0.15
     min_first_steps: int = 3
     min_second_steps: int = 2
     set_gap_ms: int = 8000
