@@ -84,22 +84,22 @@ def _fold_model(path: Path) -> StepModel:
     return StepModel.load(fold_model_path(FOLDS, individual_of(path)))
 
 
-@pytest.mark.parametrize("index", [0, 7, 12, 20, 29])
-def test_standing_before_the_first_set_gives_no_reps(index: int) -> None:
-    """The 20 s of standing at the start of a recording, seen by a model that never saw this person."""
-    f = exermote_files()[index]
-    rec = load_csv(f)
-    first = int(np.flatnonzero(rec.exercise != "set_break")[0])
-    part = ImuRecording(rec.path, rec.samples[:first], rec.timestamp_ms[:first], rec.valid[:first], 10.0)
-    assert len(part) >= 150
-    events = run_recording(part, _fold_model(f))
-    assert [e for e in events if isinstance(e, RepCompleted)] == []
-    assert isinstance(events[-1], SessionEnded) and events[-1].total_reps == 0
+def test_standing_before_the_first_set_gives_no_reps() -> None:
+    """The 15-20 s of standing at the start of every recording, seen by a model that never saw
+    this person: no rep, and a SessionEnded with 0."""
+    for f in exermote_files():
+        rec = load_csv(f)
+        first = int(np.flatnonzero(rec.exercise != "set_break")[0])
+        part = ImuRecording(rec.path, rec.samples[:first], rec.timestamp_ms[:first], rec.valid[:first], 10.0)
+        assert len(part) >= 100
+        events = run_recording(part, _fold_model(f))
+        assert [e for e in events if isinstance(e, RepCompleted)] == [], f.name
+        assert isinstance(events[-1], SessionEnded) and events[-1].total_reps == 0
 
 
 def test_breaks_only_files_give_almost_no_reps() -> None:
     """Every set break of every recording (56 min of resting, walking about, lying down for
-    sit-ups) as one file per recording: measured 8 false reps in 8 of 30 files."""
+    sit-ups) as one file per recording: measured 8 false reps in 7 of 30 files."""
     false_reps = files_with_reps = 0
     minutes = 0.0
     for f in exermote_files():
@@ -109,7 +109,7 @@ def test_breaks_only_files_give_almost_no_reps() -> None:
         false_reps += n
         files_with_reps += n > 0
     assert minutes > 50
-    assert false_reps <= 10 and files_with_reps <= 9
+    assert false_reps <= 10 and files_with_reps <= 8
 
 
 def test_streaming_one_sample_at_a_time_equals_the_replay() -> None:
