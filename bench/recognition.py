@@ -1,0 +1,77 @@
+"""Exercise recognition figures: the shipped model's held-out scores, optionally the model
+comparison (retrains both kinds; needs the training extras) and the dev videos.
+
+    .venv/bin/python bench/recognition.py                      # shipped model, held-out tables
+    .venv/bin/python bench/recognition.py --compare            # + trees vs 1-D CNN, both retrained
+    .venv/bin/python bench/recognition.py --dev-poses DIR      # + labelled dev clips (DIR/<clip>.npz,
+                                                               #   e.g. from `repsense analyze --save-pose`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import pathlib
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from repsense.pose import PoseRecording  # noqa: E402
+from repsense.recognition import classify_recording, load_model  # noqa: E402
+from repsense.recognition.data import DEFAULT_DATA_DIR, load_all  # noqa: E402
+from repsense.recognition.evaluate import evaluate, format_report  # noqa: E402
+
+
+def dev_videos(model, data_dir: pathlib.Path, poses: pathlib.Path) -> str:  # type: ignore[no-untyped-def]
+    """Classify every labelled dev clip (whole clip and its labelled span) from saved poses."""
+    rows = ["| clip | label | whole clip | labelled span | confidence | segments |", "|---|---|---|---|---|---|"]
+    right = total = 0
+    with open(data_dir / "videos" / "clips" / "labels.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            path = poses / (pathlib.Path(row["file"]).stem + ".npz")
+            if not path.exists():
+                rows.append(f"| {row['file']} | {row['exercise']} | (no poses) | | | |")
+                continue
+            rec = PoseRecording.load(path)
+            res = classify_recording(rec, model=model)
+            t0 = float(row["t_start_s"] or 0) * 1000
+            t1 = float(row["t_end_s"] or 1e9) * 1000
+            keep = (rec.timestamp_ms >= t0) & (rec.timestamp_ms <= t1)
+            span = classify_recording(PoseRecording(rec.landmarks[keep], rec.timestamp_ms[keep],
+                                                    rec.image_size), model=model)
+            total += 1
+            right += span["exercise"] == row["exercise"]
+            segs = "; ".join(f"{s['exercise']} {s['start_s']:.1f}-{s['end_s']:.1f}" for s in res["segments"])
+            rows.append(f"| {row['file']} | {row['exercise']} | {res['exercise']} | {span['exercise']} | "
+                        f"{span['confidence']:.2f} | {segs} |")
+    return "\n".join([f"Labelled span right: {right}/{total}", "", *rows])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=str(DEFAULT_DATA_DIR))
+    ap.add_argument("--compare", action="store_true", help="retrain trees and CNN and report both")
+    ap.add_argument("--dev-poses", metavar="DIR", help="saved poses of the dev clips")
+    args = ap.parse_args()
+    data = pathlib.Path(args.data)
+    train, test = load_all(data)
+    shipped = load_model()
+    print(format_report(f"shipped model ({shipped.kind})", evaluate(shipped, data, test=test)))
+    if args.compare:
+        from repsense.recognition.train import train_cnn, train_trees
+        for kind, fit in (("trees", train_trees), ("cnn", train_cnn)):
+            t0 = time.perf_counter()
+            model = fit(train)
+            took = time.perf_counter() - t0
+            res = evaluate(model, data, test=test)
+            print(f"## {kind}: trained in {took:.0f} s")
+            print(format_report(kind, res))
+    if args.dev_poses:
+        print("### dev videos\n")
+        print(dev_videos(shipped, data, pathlib.Path(args.dev_poses)))
+
+
+if __name__ == "__main__":
+    main()

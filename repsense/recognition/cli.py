@@ -1,0 +1,124 @@
+"""The ``classify``, ``train`` and ``evaluate`` subcommands (added to the main parser by
+:func:`add_parsers`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+from typing import Any
+
+from repsense.errors import InputError, RepsenseError
+from repsense.pose import PoseRecording
+
+POSE_SUFFIXES = (".npz",)
+
+
+def add_parsers(subparsers: Any) -> None:
+    """Add ``classify``, ``train`` and ``evaluate`` to an argparse subparsers object."""
+    p = subparsers.add_parser("classify", help="recognise the exercise in videos or pose recordings")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="video files or pose recordings (.npz)")
+    p.add_argument("--json", metavar="FILE", help="write the JSON result to FILE ('-' = stdout, JSON only)")
+    p.add_argument("--model", metavar="FILE", help="a model file instead of the shipped one")
+    p.set_defaults(func=cmd_classify)
+
+    p = subparsers.add_parser("train", help="rebuild the exercise recognition model from data")
+    p.add_argument("--data", metavar="DIR", help="the shared data folder (default ../shared/data)")
+    p.add_argument("--kind", choices=("trees", "cnn"), default="trees",
+                   help="model kind (default trees, the measured winner)")
+    p.add_argument("--out", metavar="FILE", help="where to write the model (default: the shipped model)")
+    p.set_defaults(func=cmd_train)
+
+    p = subparsers.add_parser("evaluate", help="print the held-out figures of the recognition model")
+    p.add_argument("--data", metavar="DIR", help="the shared data folder (default ../shared/data)")
+    p.add_argument("--model", metavar="FILE", help="a model file instead of the shipped one")
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON ('-' = stdout only)")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def _dump(doc: dict[str, Any], target: str) -> None:
+    text = json.dumps(doc, indent=2)
+    if target == "-":
+        sys.stdout.write(text + "\n")
+        return
+    try:
+        pathlib.Path(target).write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise RepsenseError(f"cannot write {target}: {exc.strerror}") from None
+
+
+def load_input(path: str) -> PoseRecording:
+    """A pose recording from an ``.npz`` file, or the pose of a video."""
+    p = pathlib.Path(path)
+    if not p.exists():
+        raise InputError(f"{path}: no such file")
+    if p.suffix.lower() in POSE_SUFFIXES:
+        return PoseRecording.load(p)
+    from repsense.video import extract_pose
+    return extract_pose(p)
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from repsense.recognition.model import load_model
+    from repsense.recognition.recognizer import classify_recording
+
+    model = load_model(args.model)
+    quiet = args.json == "-"
+    inputs: list[dict[str, Any]] = []
+    failed = 0
+    for path in args.paths:
+        try:
+            res = classify_recording(load_input(path), model=model)
+        except RepsenseError as exc:
+            failed += 1
+            inputs.append({"path": path, "error": str(exc)})
+            print(f"repsense: {exc}", file=sys.stderr)
+            continue
+        res.pop("class", None)
+        inputs.append({"path": path, **res})
+        if not quiet:
+            timeline = ", ".join(f"{s['exercise']} {s['start_s']:.1f}-{s['end_s']:.1f}s" for s in res["segments"])
+            print(f"{path}: {res['exercise']} ({res['confidence']:.2f})  [{timeline}]")
+    if args.json:
+        _dump({"inputs": inputs}, args.json)
+    return 1 if failed else 0
+
+
+def _data_dir(args: argparse.Namespace) -> pathlib.Path:
+    from repsense.recognition.data import DEFAULT_DATA_DIR
+    return pathlib.Path(args.data) if args.data else DEFAULT_DATA_DIR
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from repsense.recognition.data import load_all
+    from repsense.recognition.model import SHIPPED_MODEL
+
+    try:
+        from repsense.recognition import train
+    except ImportError as exc:
+        raise RepsenseError(f"training needs the training extras ({exc.name}): pip install 'repsense[train]'") from None
+    data = _data_dir(args)
+    tr, _ = load_all(data)
+    print(f"training a {args.kind} model on {len(tr)} windows from {data}", file=sys.stderr)
+    try:
+        model = train.train_trees(tr) if args.kind == "trees" else train.train_cnn(tr)
+    except ImportError as exc:
+        raise RepsenseError(f"training needs the training extras ({exc.name}): pip install 'repsense[train]'") from None
+    out = pathlib.Path(args.out) if args.out else SHIPPED_MODEL
+    model.save(out)
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from repsense.recognition.evaluate import evaluate, format_report
+    from repsense.recognition.model import load_model
+
+    model = load_model(args.model)
+    res = evaluate(model, _data_dir(args))
+    if args.json != "-":
+        print(format_report(f"{model.kind} model", res))
+    if args.json:
+        _dump(res, args.json)
+    return 0

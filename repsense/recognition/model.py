@@ -1,0 +1,172 @@
+"""The recogniser's model runtime: numpy only (no torch, no scikit-learn at run time).
+
+Two model kinds share one interface, ``predict_proba(windows (N, 30, 33, 4)) -> (N, C)``:
+
+- ``trees``: gradient-boosted trees (trained with scikit-learn's HistGradientBoostingClassifier) over
+  :func:`~repsense.recognition.features.window_features`, stored as padded node arrays and walked
+  for all trees at once.
+- ``cnn``: a small 1-D convolutional net (trained with torch) over the per-frame features: two
+  convolutions with ReLU, mean and max pooling over time, one linear layer.
+
+A model is one ``.npz`` file of arrays (``allow_pickle=False``); ``kind`` and ``classes`` say what it is.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Protocol
+
+import numpy as np
+
+from repsense.errors import InputError
+from repsense.recognition.features import fill_missing, frame_features, window_features
+
+SHIPPED_MODEL = pathlib.Path(__file__).with_name("model.npz")
+
+
+class Model(Protocol):
+    classes: tuple[str, ...]
+
+    def predict_proba(self, windows: np.ndarray) -> np.ndarray: ...
+
+    def save(self, path: str | pathlib.Path) -> None: ...
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class TreeEnsemble:
+    """Boosted trees as arrays ``(n_trees, max_nodes)``; tree ``t`` adds to class ``tree_class[t]``."""
+
+    kind = "trees"
+
+    def __init__(self, classes: tuple[str, ...], baseline: np.ndarray, tree_class: np.ndarray,
+                 feature: np.ndarray, threshold: np.ndarray, left: np.ndarray, right: np.ndarray,
+                 value: np.ndarray, is_leaf: np.ndarray, missing_left: np.ndarray, depth: int) -> None:
+        self.classes = tuple(classes)
+        self.baseline = np.asarray(baseline, np.float64)
+        self.tree_class = np.asarray(tree_class, np.int64)
+        self.feature = np.asarray(feature, np.int64)
+        self.threshold = np.asarray(threshold, np.float64)
+        self.left = np.asarray(left, np.int64)
+        self.right = np.asarray(right, np.int64)
+        self.value = np.asarray(value, np.float64)
+        self.is_leaf = np.asarray(is_leaf, bool)
+        self.missing_left = np.asarray(missing_left, bool)
+        self.depth = int(depth)
+        # Flat node arrays where a leaf points to itself, so every tree can take `depth` steps.
+        n_trees, width = self.feature.shape
+        base = (np.arange(n_trees) * width)[:, None]
+        own = base + np.arange(width)[None, :]
+        self._feature = self.feature.ravel()
+        self._threshold = self.threshold.ravel()
+        self._missing_left = self.missing_left.ravel()
+        self._left = np.where(self.is_leaf, own, base + self.left).ravel()
+        self._right = np.where(self.is_leaf, own, base + self.right).ravel()
+        self._value = self.value.ravel()
+        self._roots = base[:, 0]
+        self._to_class = np.eye(len(self.classes))[self.tree_class]              # (n_trees, C)
+
+    def decision(self, feats: np.ndarray) -> np.ndarray:
+        """Raw class scores ``(N, C)`` of window features ``(N, W)``."""
+        node = np.broadcast_to(self._roots, (feats.shape[0], self._roots.size))
+        rows = np.arange(feats.shape[0])[:, None]
+        for _ in range(self.depth):
+            x = feats[rows, self._feature[node]]
+            go_left = (x <= self._threshold[node]) | (np.isnan(x) & self._missing_left[node])
+            node = np.where(go_left, self._left[node], self._right[node])
+        return self._value[node] @ self._to_class + self.baseline
+
+    def truncated(self, n_iter: int) -> "TreeEnsemble":
+        """The ensemble of the first ``n_iter`` boosting rounds (a smaller, faster model)."""
+        keep = slice(0, n_iter * len(self.classes))
+        return TreeEnsemble(self.classes, self.baseline, self.tree_class[keep], self.feature[keep],
+                            self.threshold[keep], self.left[keep], self.right[keep], self.value[keep],
+                            self.is_leaf[keep], self.missing_left[keep], self.depth)
+
+    def predict_proba(self, windows: np.ndarray) -> np.ndarray:
+        feats = window_features(frame_features(fill_missing(windows)))
+        return _softmax(self.decision(feats.astype(np.float64)))
+
+    def save(self, path: str | pathlib.Path) -> None:
+        np.savez_compressed(path, kind=self.kind, classes=np.array(self.classes), baseline=self.baseline,
+                            tree_class=self.tree_class, feature=self.feature.astype(np.int16),
+                            threshold=self.threshold.astype(np.float32), left=self.left.astype(np.int16),
+                            right=self.right.astype(np.int16), value=self.value.astype(np.float32),
+                            is_leaf=self.is_leaf, missing_left=self.missing_left, depth=self.depth)
+
+    @classmethod
+    def from_arrays(cls, d: dict[str, np.ndarray]) -> "TreeEnsemble":
+        return cls(tuple(str(c) for c in d["classes"]), d["baseline"], d["tree_class"], d["feature"],
+                   d["threshold"], d["left"], d["right"], d["value"], d["is_leaf"], d["missing_left"],
+                   int(d["depth"]))
+
+
+def _conv1d_relu(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """'same' 1-D convolution then ReLU: ``x (N, T, Cin)``, ``w (Cout, Cin, K)`` -> ``(N, T, Cout)``."""
+    k = w.shape[2]
+    pad = k // 2
+    xp = np.pad(x, ((0, 0), (pad, pad), (0, 0)))
+    t = x.shape[1]
+    cols = np.stack([xp[:, i:i + t, :] for i in range(k)], axis=-1)              # (N, T, Cin, K)
+    y = cols.reshape(x.shape[0], t, -1) @ w.reshape(w.shape[0], -1).T + b
+    return np.maximum(y, 0.0)
+
+
+class ConvNet:
+    """Two ReLU convolutions over standardised per-frame features, mean+max pooling, a linear layer."""
+
+    kind = "cnn"
+
+    def __init__(self, classes: tuple[str, ...], mean: np.ndarray, std: np.ndarray,
+                 conv1_w: np.ndarray, conv1_b: np.ndarray, conv2_w: np.ndarray, conv2_b: np.ndarray,
+                 fc_w: np.ndarray, fc_b: np.ndarray) -> None:
+        self.classes = tuple(classes)
+        self.mean, self.std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+        self.conv1_w, self.conv1_b = np.asarray(conv1_w, np.float32), np.asarray(conv1_b, np.float32)
+        self.conv2_w, self.conv2_b = np.asarray(conv2_w, np.float32), np.asarray(conv2_b, np.float32)
+        self.fc_w, self.fc_b = np.asarray(fc_w, np.float32), np.asarray(fc_b, np.float32)
+
+    def inputs(self, windows: np.ndarray) -> np.ndarray:
+        """Standardised per-frame features ``(N, T, F)``; missing values become 0 (the mean)."""
+        x = (frame_features(fill_missing(windows)) - self.mean) / self.std
+        return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        h = _conv1d_relu(x, self.conv1_w, self.conv1_b)
+        h = _conv1d_relu(h, self.conv2_w, self.conv2_b)
+        pooled = np.concatenate([h.mean(axis=1), h.max(axis=1)], axis=-1)
+        return pooled @ self.fc_w.T + self.fc_b
+
+    def predict_proba(self, windows: np.ndarray) -> np.ndarray:
+        return _softmax(self.logits(self.inputs(windows)).astype(np.float64))
+
+    def save(self, path: str | pathlib.Path) -> None:
+        np.savez_compressed(path, kind=self.kind, classes=np.array(self.classes), mean=self.mean,
+                            std=self.std, conv1_w=self.conv1_w, conv1_b=self.conv1_b,
+                            conv2_w=self.conv2_w, conv2_b=self.conv2_b, fc_w=self.fc_w, fc_b=self.fc_b)
+
+    @classmethod
+    def from_arrays(cls, d: dict[str, np.ndarray]) -> "ConvNet":
+        return cls(tuple(str(c) for c in d["classes"]), d["mean"], d["std"], d["conv1_w"], d["conv1_b"],
+                   d["conv2_w"], d["conv2_b"], d["fc_w"], d["fc_b"])
+
+
+_KINDS: dict[str, type[TreeEnsemble] | type[ConvNet]] = {"trees": TreeEnsemble, "cnn": ConvNet}
+
+
+def load_model(path: str | pathlib.Path | None = None) -> TreeEnsemble | ConvNet:
+    """Load a model file (the shipped one by default)."""
+    path = pathlib.Path(path) if path is not None else SHIPPED_MODEL
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read the recognition model ({exc})") from None
+    kind = str(arrays.get("kind", ""))
+    if kind not in _KINDS:
+        raise InputError(f"{path}: not a recognition model (kind {kind!r}, expected one of {sorted(_KINDS)})")
+    return _KINDS[kind].from_arrays(arrays)

@@ -1,0 +1,303 @@
+"""Exercise recognition: the shipped model's held-out figures, its runtime, and the smoothing.
+
+The real-data tests read ``../shared/data`` (relative to the repository root). They skip when it is
+absent, except under CI (env ``CI`` set), where a missing data folder is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from repsense.events import ExerciseDetected
+from repsense.pose import PoseRecording
+from repsense.recognition import (
+    IDLE, NAMES, DecisionSmoother, ExerciseRecognizer, SmootherConfig, classify_recording, load_model,
+)
+from repsense.recognition.data import Samples, idle_motion, load_all, load_ucf_clips, standing_frames
+from repsense.recognition.features import (
+    WINDOW_FRAMES, fill_missing, frame_features, resample, window_features,
+)
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+
+# Held-out thresholds of the shipped model (measured values in docs/recognition.md); a model that
+# scores below them cannot land.
+THRESHOLDS = {
+    "gym_windows": 0.95,
+    "ucf_clips": 0.90,     # target 0.95 not met yet: group g11 (see docs/recognition.md)
+    "ucf_windows": 0.90,
+    "form_windows": 0.90,
+}
+IDLE_RECALL = 0.95
+
+
+def need_data() -> pathlib.Path:
+    if not DATA.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{DATA} is missing; CI must have the shared data")
+        pytest.skip(f"{DATA} not present")
+    return DATA
+
+
+@pytest.fixture(scope="module")
+def split() -> tuple[Samples, Samples]:
+    return load_all(need_data())
+
+
+@pytest.fixture(scope="module")
+def model():  # type: ignore[no-untyped-def]
+    return load_model()
+
+
+@pytest.fixture(scope="module")
+def figures(model, split):  # type: ignore[no-untyped-def]
+    from repsense.recognition.evaluate import evaluate
+    return evaluate(model, need_data(), test=split[1])
+
+
+# --- held-out figures ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("benchmark", sorted(THRESHOLDS))
+def test_heldout_macro_f1_stays_above_threshold(figures, benchmark: str) -> None:
+    assert figures[benchmark]["macro_f1"] >= THRESHOLDS[benchmark], figures[benchmark]["per_class_accuracy"]
+
+
+def test_splits_never_share_a_source_video(split) -> None:  # type: ignore[no-untyped-def]
+    train, test = split
+    assert not set(train.group) & set(test.group)
+    assert {"gym", "ucf", "form", "synthetic"} <= set(test.source)
+
+
+def test_ucf_split_is_by_group(split) -> None:  # type: ignore[no-untyped-def]
+    train, test = split
+    ucf_train = {g.split("_")[2] for g, s in zip(train.group, train.source) if s == "ucf"}
+    ucf_test = {g.split("_")[2] for g, s in zip(test.group, test.source) if s == "ucf"}
+    assert ucf_train == {f"g{i:02d}" for i in range(1, 9)}
+    assert ucf_test == {"g09", "g10", "g11", "g12"}
+
+
+def test_synthetic_idle_windows_are_idle(figures) -> None:  # type: ignore[no-untyped-def]
+    assert figures["idle_windows"]["per_class_accuracy"]["idle"] >= IDLE_RECALL
+
+
+def test_exercise_clips_are_never_idle(figures) -> None:  # type: ignore[no-untyped-def]
+    confusion = np.array(figures["ucf_clips"]["confusion"])
+    assert confusion.sum() >= 100
+    assert confusion[:, -1].sum() <= 1        # "other" = idle or a class not in UCF101
+
+
+# --- runtime ------------------------------------------------------------------------------------
+
+def test_shipped_model_runs_without_torch_or_sklearn() -> None:
+    code = (
+        "import sys\n"
+        "for m in ('torch', 'sklearn', 'lightgbm', 'onnxruntime'): sys.modules[m] = None\n"
+        "import numpy as np\n"
+        "from repsense.recognition import load_model, ExerciseRecognizer\n"
+        "m = load_model()\n"
+        "w = np.random.default_rng(0).random((2, 30, 33, 4)).astype(np.float32)\n"
+        "p = m.predict_proba(w)\n"
+        "assert p.shape == (2, len(m.classes)) and np.allclose(p.sum(1), 1), p\n"
+        "print('ok', m.kind)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ok")
+
+
+def test_one_decision_costs_under_2_ms(model) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(1)
+    w = (0.4 + 0.2 * rng.random((1, WINDOW_FRAMES, 33, 4))).astype(np.float32)
+    model.predict_proba(w)
+    best = min(_timed(model.predict_proba, w) for _ in range(30))
+    assert best < 2.0, f"{best:.2f} ms"
+
+
+def _timed(fn, arg) -> float:  # type: ignore[no-untyped-def]
+    t0 = time.perf_counter()
+    fn(arg)
+    return (time.perf_counter() - t0) * 1000.0
+
+
+# --- features -----------------------------------------------------------------------------------
+
+def _some_windows(n: int = 8) -> np.ndarray:
+    with np.load(need_data() / "gym_tracking_dev.npz") as d:
+        return d["X"][::400][:n].astype(np.float32)
+
+
+def test_features_do_not_change_under_mirroring_scale_and_shift() -> None:
+    w = _some_windows()
+    base = window_features(frame_features(w))
+    mirrored = w.copy()
+    mirrored[..., 0] = 1.0 - mirrored[..., 0]
+    moved = w.copy()
+    moved[..., :2] = moved[..., :2] * 0.6 + 0.15
+    np.testing.assert_allclose(window_features(frame_features(mirrored)), base, atol=1e-4)
+    np.testing.assert_allclose(window_features(frame_features(moved)), base, atol=1e-3)
+
+
+def test_missing_frames_are_interpolated() -> None:
+    w = _some_windows(2)
+    holed = w.copy()
+    holed[:, 10:14] = np.nan
+    filled = fill_missing(holed)
+    assert not np.isnan(filled).any()
+    np.testing.assert_allclose(filled[:, 9], w[:, 9], atol=1e-6)
+    between = (w[:, 9] * 3 + w[:, 14] * 2) / 5       # frame 11 on the line from 9 to 14
+    np.testing.assert_allclose(filled[:, 11], between, atol=1e-5)
+
+
+def test_resample_puts_a_25_fps_clip_on_a_30_fps_grid() -> None:
+    lm = np.zeros((26, 33, 4), np.float32)
+    lm[..., 0] = np.linspace(0, 1, 26)[:, None]
+    ts = np.arange(26) * 40
+    grid, grid_ms = resample(lm, ts)
+    assert grid_ms[0] == 0 and grid.shape[0] == 31
+    np.testing.assert_allclose(grid[15, 0, 0], 0.5, atol=1e-3)   # 500 ms of 1000 ms
+
+
+# --- batch classification -----------------------------------------------------------------------
+
+def test_classify_recording_of_30_frames(model) -> None:  # type: ignore[no-untyped-def]
+    for name, cls, group, lm, ts in load_ucf_clips(need_data()):
+        if group in ("g09", "g10", "g11", "g12") and cls == "jumping_jack" and len(lm) >= 75:
+            rec = PoseRecording(lm[30:60], ts[30:60])
+            break
+    res = classify_recording(rec, model=model)
+    assert res["exercise"] == "jumping_jack"
+    assert set(res["probabilities"]) == set(NAMES)
+    assert abs(sum(res["probabilities"].values()) - 1.0) < 1e-3
+    assert len(rec) == 30
+    assert res["segments"][0]["start_s"] == pytest.approx(rec.timestamp_ms[0] / 1000.0)
+    assert res["segments"][-1]["end_s"] == pytest.approx(rec.timestamp_ms[-1] / 1000.0)
+
+
+def _idle_recording(rng: np.random.Generator, seconds: float, fps: float = 30.0) -> PoseRecording:
+    """A real standing pose from the test side: held still, then walking, then still again."""
+    _, test = load_all(need_data())
+    base = standing_frames(test)[int(rng.integers(100))]
+    n = int(seconds * fps / 3)
+    parts = [idle_motion(rng, base, n, kind) for kind in ("still", "walk", "still")]
+    parts[2][..., 0] += parts[1][-1, :, 0].mean() - parts[2][0, :, 0].mean()   # stop where the walk ended
+    lm = np.concatenate(parts).astype(np.float32)
+    return PoseRecording(lm, np.round(np.arange(len(lm)) * 1000.0 / fps).astype(np.int64))
+
+
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_idle_recording_is_idle_and_never_switches(model, seed: int) -> None:  # type: ignore[no-untyped-def]
+    rec = _idle_recording(np.random.default_rng(seed), 12.0)
+    res = classify_recording(rec, model=model)
+    assert res["exercise"] == IDLE
+    assert [s["exercise"] for s in res["segments"]] == [IDLE]
+    rz = ExerciseRecognizer(model=model)
+    events = [e for p, t in zip(rec.landmarks, rec.timestamp_ms) if (e := rz.update(p, int(t)))]
+    assert events == []
+    assert rz.current[0] == IDLE
+
+
+def test_nobody_in_view_is_idle(model) -> None:  # type: ignore[no-untyped-def]
+    lm = np.full((60, 33, 4), np.nan, np.float32)
+    res = classify_recording(PoseRecording(lm, np.arange(60) * 33), model=model)
+    assert res["exercise"] == IDLE
+
+
+# --- streaming: smoothing tables ----------------------------------------------------------------
+
+def _p(name: str, p: float = 0.9) -> np.ndarray:
+    v = np.full(len(NAMES), (1.0 - p) / (len(NAMES) - 1))
+    v[NAMES.index(name)] = p
+    return v
+
+
+CFG = SmootherConfig(smooth=3, confirm=2, idle_confirm=4, enter=0.45)
+
+
+@pytest.mark.parametrize("sequence, expected_changes", [
+    # (decisions, [(index of the decision that changes, new name)])
+    (["squat"] * 6, [(1, "squat")]),
+    (["squat"] * 5 + ["push_up"] + ["squat"] * 5, [(1, "squat")]),                    # one odd decision
+    (["squat"] * 5 + ["lunge", "push_up"] + ["squat"] * 4, [(1, "squat")]),            # two odd, different
+    (["squat"] * 5 + ["push_up"] * 6, [(1, "squat"), (7, "push_up")]),                # a real switch
+    (["squat"] * 5 + ["idle"] * 3 + ["squat"] * 5, [(1, "squat")]),                   # a pause between reps
+    (["squat"] * 5 + ["idle"] * 8, [(1, "squat"), (9, "idle")]),                      # the set ends
+    (["idle"] * 10, []),
+])
+def test_smoother_table(sequence: list[str], expected_changes: list[tuple[int, str]]) -> None:
+    sm = DecisionSmoother(CFG)
+    changes = [(i, sm.current) for i, name in enumerate(sequence) if sm.push(_p(name))]
+    assert changes == expected_changes
+
+
+def test_smoother_needs_enough_probability_to_switch() -> None:
+    sm = DecisionSmoother(CFG)
+    weak = [sm.push(_p("squat", 0.3)) for _ in range(10)]   # leads, but never reaches `enter`
+    assert not any(weak) and sm.current == IDLE
+
+
+def test_recognizer_emits_once_per_change_on_real_clips(model) -> None:  # type: ignore[no-untyped-def]
+    clips = {cls: (lm, ts) for _, cls, group, lm, ts in load_ucf_clips(need_data())
+             if group == "g12" and cls in ("squat", "jumping_jack")}
+    rz = ExerciseRecognizer(model=model)
+    t0 = 0
+    events: list[ExerciseDetected] = []
+    for cls in ("squat", "jumping_jack"):
+        lm, ts = clips[cls]
+        for pose, t in zip(lm, ts):
+            if (e := rz.update(pose, int(t0 + t))) is not None:
+                events.append(e)
+        t0 += int(ts[-1]) + 40
+    assert [e.exercise for e in events] == ["squat", "jumping_jack"]
+    assert all(0.0 < e.confidence <= 1.0 for e in events)
+    assert events[1].timestamp_ms > int(clips["squat"][1][-1])
+
+
+def test_recognizer_rejects_bad_input(model) -> None:  # type: ignore[no-untyped-def]
+    rz = ExerciseRecognizer(model=model)
+    with pytest.raises(ValueError, match=r"\(33, 4\)"):
+        rz.update(np.zeros((17, 3)), 0)
+    rz.update(np.zeros((33, 4), np.float32), 10)
+    with pytest.raises(ValueError, match="increase"):
+        rz.update(np.zeros((33, 4), np.float32), 10)
+
+
+# --- CLI ----------------------------------------------------------------------------------------
+
+def test_classify_cli_json_to_stdout(tmp_path: pathlib.Path) -> None:
+    import argparse
+    import contextlib
+    import io
+    import json
+
+    from repsense.recognition.cli import add_parsers
+
+    need_data()
+    paths = []
+    for name, cls, group, lm, ts in load_ucf_clips(DATA):
+        if group == "g12" and cls in ("squat", "pull_up") and len(paths) < 3:
+            rec = PoseRecording(lm, ts)
+            rec.landmarks[..., 0] /= 320 / 240      # back to normalised image x; the file says its size
+            p = tmp_path / f"{name}.npz"
+            PoseRecording(rec.landmarks, ts, image_size=(320, 240)).save(p)
+            paths.append((str(p), cls))
+    parser = argparse.ArgumentParser()
+    add_parsers(parser.add_subparsers())
+    args = parser.parse_args(["classify", *[p for p, _ in paths], str(tmp_path / "missing.npz"), "--json", "-"])
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = args.func(args)
+    doc = json.loads(buf.getvalue())
+    assert code == 1                                  # the missing file
+    assert [i["path"] for i in doc["inputs"]][:len(paths)] == [p for p, _ in paths]
+    assert "error" in doc["inputs"][-1]
+    for item, (_, cls) in zip(doc["inputs"], paths):
+        assert item["exercise"] == cls
+        assert {"confidence", "probabilities", "segments"} <= set(item)
