@@ -19,6 +19,9 @@ VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpe
 DEFAULT_POSE_FPS = 15.0
 
 
+TRACKING_WARMUP_S = 1.0
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     path: str
@@ -121,10 +124,15 @@ def extract_pose(path: str | pathlib.Path, backend: object | None = None, *,
     be = create_backend(model) if backend is None else backend
     poses: list[np.ndarray] = []
     stamps: list[int] = []
+    # The model tracks the person from frame to frame; started cold at --start its first poses
+    # are rougher, so it starts a little earlier and those poses are dropped.
+    first_s = None if start_s is None else max(0.0, start_s - TRACKING_WARMUP_S)
     try:
-        for index, ts, bgr in iter_frames(path, start_s, end_s, max_fps):
+        for index, ts, bgr in iter_frames(path, first_s, end_s, max_fps):
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             pose = be.estimate(rgb, ts)  # type: ignore[attr-defined]
+            if start_s is not None and ts < start_s * 1000.0:
+                continue
             poses.append(missing_pose() if pose is None else pose)
             stamps.append(ts)
             if on_frame is not None:
