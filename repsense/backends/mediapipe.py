@@ -36,16 +36,18 @@ class MediaPipePoseBackend:
         with _quiet_stderr():
             self._landmarker = vision.PoseLandmarker.create_from_options(options)
         self._last_ts = -1
-        self._first = True
+        self._quiet = True
 
     def estimate(self, rgb: np.ndarray, timestamp_ms: int) -> np.ndarray | None:
         ts = max(int(timestamp_ms), self._last_ts + 1)  # VIDEO mode needs strictly increasing times
         self._last_ts = ts
         image = self._mp_image(np.ascontiguousarray(rgb))
-        if self._first:  # the graph warns once on its first frame; nothing a user can act on
+        if self._quiet:
+            # The graph logs a warning (NORM_RECT without IMAGE_DIMENSIONS) the first time it
+            # projects landmarks; it is benign and nothing a user can act on.
             with _quiet_stderr():
                 result = self._landmarker.detect_for_video(image, ts)
-            self._first = False
+            self._quiet = not result.pose_landmarks
         else:
             result = self._landmarker.detect_for_video(image, ts)
         if not result.pose_landmarks:
