@@ -42,7 +42,7 @@ def select_span(rec: PoseRecording, start_s: float | None, end_s: float | None) 
     if not keep.any():
         raise InputError(f"{rec.source}: no frames between {start_s} s and {end_s} s "
                          f"(the input spans {t[0] / 1000:.1f}-{t[-1] / 1000:.1f} s)")
-    return PoseRecording(rec.landmarks[keep], t[keep], rec.image_size, rec.source, int(keep.sum()))
+    return PoseRecording(rec.landmarks[keep], t[keep], rec.image_size, rec.source, rec.source_fps)
 
 
 def run_engine(rec: PoseRecording, exercise: str = "auto",
@@ -60,8 +60,9 @@ def run_engine(rec: PoseRecording, exercise: str = "auto",
                 on_events(i, new)
     events.extend(tracker.finish())
     person = int((~np.isnan(rec.landmarks[:, :, 0]).all(axis=1)).sum())
-    report = InputReport(path=rec.source, fps=round(rec.fps, 3), frames=rec.frames_total,
-                         person_frames=person, exercises=segments_from_events(events))
+    report = InputReport(path=rec.source, fps=round(rec.fps, 3), frames=len(rec),
+                         person_frames=person, exercises=segments_from_events(events),
+                         source_fps=None if rec.source_fps is None else round(rec.source_fps, 3))
     return Analysis(rec, events, tracker.trace or [], report, tracker.exercise, frame_events)
 
 

@@ -126,6 +126,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             if bar is not None:
                 bar.clear()
             print(format_text(analysis.report), file=human)
+        except (BrokenPipeError, KeyboardInterrupt):
+            raise
         except Exception as exc:  # noqa: BLE001 - one bad input must not lose the others
             if not isinstance(exc, RepsenseError) and os.environ.get("REPSENSE_DEBUG"):
                 raise
@@ -226,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         _err("interrupted")
         return 130
     except BrokenPipeError:
+        # the reader went away (e.g. `| head`): stop quietly, without a flush error at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except Exception as exc:  # noqa: BLE001 - a user sees one line, a developer sets REPSENSE_DEBUG
         if os.environ.get("REPSENSE_DEBUG"):

@@ -92,13 +92,14 @@ class PoseRecording:
 
     ``landmarks`` is float32 ``(T, 33, 4)``; ``timestamp_ms`` int64 ``(T,)``, strictly increasing.
     ``image_size`` is (width, height) of the source frames when known: angles need the aspect ratio.
+    ``source_fps`` is the frame rate of the video the poses came from (poses may skip frames).
     """
 
     landmarks: np.ndarray
     timestamp_ms: np.ndarray
     image_size: tuple[int, int] | None = None
     source: str = ""
-    frames_total: int = field(default=-1)
+    source_fps: float | None = None
 
     def __post_init__(self) -> None:
         lm = np.asarray(self.landmarks, dtype=np.float32)
@@ -111,8 +112,6 @@ class PoseRecording:
             raise ValueError("timestamp_ms must be strictly increasing")
         object.__setattr__(self, "landmarks", lm)
         object.__setattr__(self, "timestamp_ms", ts)
-        if self.frames_total < 0:
-            object.__setattr__(self, "frames_total", int(lm.shape[0]))
 
     def __len__(self) -> int:
         return int(self.landmarks.shape[0])
@@ -131,9 +130,12 @@ class PoseRecording:
         return float(1000.0 * (len(self) - 1) / (self.timestamp_ms[-1] - self.timestamp_ms[0]))
 
     def save(self, path: str | pathlib.Path) -> None:
-        extra = {} if self.image_size is None else {"image_size": np.asarray(self.image_size, np.int64)}
-        np.savez_compressed(path, landmarks=self.landmarks, timestamp_ms=self.timestamp_ms,
-                            frames_total=np.int64(self.frames_total), **extra)
+        extra: dict[str, np.ndarray] = {}
+        if self.image_size is not None:
+            extra["image_size"] = np.asarray(self.image_size, np.int64)
+        if self.source_fps is not None:
+            extra["source_fps"] = np.float64(self.source_fps)
+        np.savez_compressed(path, landmarks=self.landmarks, timestamp_ms=self.timestamp_ms, **extra)
 
     @classmethod
     def load(cls, path: str | pathlib.Path) -> "PoseRecording":
@@ -147,9 +149,9 @@ class PoseRecording:
                         f"{path}: not a pose recording: it needs arrays 'landmarks' (T, 33, 4) and "
                         f"'timestamp_ms' (T,), it has {sorted(keys) or 'none'}")
                 size = tuple(int(v) for v in data["image_size"]) if "image_size" in keys else None
-                total = int(data["frames_total"]) if "frames_total" in keys else -1
+                fps = float(data["source_fps"]) if "source_fps" in keys else None
                 return cls(data["landmarks"], data["timestamp_ms"], size,  # type: ignore[arg-type]
-                           source=str(path), frames_total=total)
+                           source=str(path), source_fps=fps)
         except InputError:
             raise
         except ValueError as exc:

@@ -35,12 +35,16 @@ class ExerciseReport:
 
 @dataclass
 class InputReport:
+    """``frames`` and ``fps``: the frames the engine saw and their rate; ``source_fps``: the
+    video's own frame rate (pose is estimated on at most every other frame of fast video)."""
+
     path: str
     fps: float
     frames: int
     person_frames: int
     exercises: list[ExerciseReport]
     error: str | None = None
+    source_fps: float | None = None
 
     @property
     def total_reps(self) -> int:
@@ -97,7 +101,8 @@ def format_text(report: InputReport) -> str:
         return f"{report.path}: {report.error}"
     dur = report.frames / report.fps if report.fps else 0.0
     seen = 100.0 * report.person_frames / report.frames if report.frames else 0.0
-    lines.append(f"  {report.frames} frames, {dur:.1f} s at {report.fps:.1f} fps, "
+    video = f" (video {report.source_fps:.1f} fps)" if report.source_fps else ""
+    lines.append(f"  {report.frames} frames, {dur:.1f} s at {report.fps:.1f} fps{video}, "
                  f"person seen in {seen:.0f}% of frames")
     if not report.exercises:
         lines.append("  no repetitions found")

@@ -145,4 +145,4 @@ def extract_pose(path: str | pathlib.Path, backend: object | None = None, *,
     if not poses:
         raise InputError(f"{path}: no frames in the requested time span")
     return PoseRecording(np.stack(poses), np.asarray(stamps, np.int64), (info.width, info.height),
-                         source=str(path), frames_total=len(poses))
+                         source=str(path), source_fps=info.fps)
