@@ -26,13 +26,16 @@ from repsense.recognition.evaluate import evaluate, format_report  # noqa: E402
 
 def dev_videos(model, data_dir: pathlib.Path, poses: pathlib.Path) -> str:  # type: ignore[no-untyped-def]
     """Classify every labelled dev clip (whole clip and its labelled span) from saved poses."""
-    rows = ["| clip | label | whole clip | labelled span | confidence | segments |", "|---|---|---|---|---|---|"]
+    from repsense.recognition.data import DEV_IDLE_SPANS, DEV_TEST_CLIPS, DEV_TRAIN_CLIPS
+
+    rows = ["| clip | label | seen in training | whole clip | labelled span | confidence | segments |",
+            "|---|---|---|---|---|---|---|"]
     right = total = 0
     with open(data_dir / "videos" / "clips" / "labels.csv", newline="") as f:
         for row in csv.DictReader(f):
             path = poses / (pathlib.Path(row["file"]).stem + ".npz")
             if not path.exists():
-                rows.append(f"| {row['file']} | {row['exercise']} | (no poses) | | | |")
+                rows.append(f"| {row['file']} | {row['exercise']} | | (no poses) | | | |")
                 continue
             rec = PoseRecording.load(path)
             res = classify_recording(rec, model=model)
@@ -44,7 +47,10 @@ def dev_videos(model, data_dir: pathlib.Path, poses: pathlib.Path) -> str:  # ty
             total += 1
             right += span["exercise"] == row["exercise"]
             segs = "; ".join(f"{s['exercise']} {s['start_s']:.1f}-{s['end_s']:.1f}" for s in res["segments"])
-            rows.append(f"| {row['file']} | {row['exercise']} | {res['exercise']} | {span['exercise']} | "
+            seen = ("labelled span" if row["file"] in DEV_TRAIN_CLIPS else
+                    "idle spans" if row["file"] in DEV_IDLE_SPANS else
+                    "no (held out)" if row["file"] in DEV_TEST_CLIPS else "no")
+            rows.append(f"| {row['file']} | {row['exercise']} | {seen} | {res['exercise']} | {span['exercise']} | "
                         f"{span['confidence']:.2f} | {segs} |")
     return "\n".join([f"Labelled span right: {right}/{total}", "", *rows])
 
@@ -53,10 +59,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(DEFAULT_DATA_DIR))
     ap.add_argument("--compare", action="store_true", help="retrain trees and CNN and report both")
-    ap.add_argument("--dev-poses", metavar="DIR", help="saved poses of the dev clips")
+    ap.add_argument("--dev-poses", metavar="DIR", help="saved poses of the dev clips (<clip>.npz); with it the "
+                    "curl/sit-up/deadlift clips join training as `repsense train --dev-poses` does")
     args = ap.parse_args()
     data = pathlib.Path(args.data)
-    train, test = load_all(data)
+    train, test = load_all(data, dev_poses=args.dev_poses)
     shipped = load_model()
     print(format_report(f"shipped model ({shipped.kind})", evaluate(shipped, data, test=test)))
     if args.compare:

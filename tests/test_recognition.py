@@ -33,8 +33,8 @@ DATA = REPO.parent / "shared" / "data"
 THRESHOLDS = {
     "gym_windows": 0.95,
     "ucf_clips": 0.90,     # target 0.95 not met yet: group g11 (see docs/recognition.md)
-    "ucf_windows": 0.90,
-    "form_windows": 0.90,
+    "ucf_windows": 0.88,
+    "form_windows": 0.95,
 }
 IDLE_RECALL = 0.95
 
@@ -89,9 +89,10 @@ def test_synthetic_idle_windows_are_idle(figures) -> None:  # type: ignore[no-un
 
 
 def test_exercise_clips_are_never_idle(figures) -> None:  # type: ignore[no-untyped-def]
-    confusion = np.array(figures["ucf_clips"]["confusion"])
-    assert confusion.sum() >= 100
-    assert confusion[:, -1].sum() <= 1        # "other" = idle or a class not in UCF101
+    predictions = figures["ucf_clip_predictions"]
+    assert len(predictions) >= 100
+    # Measured: 1 of 137 (a push-up clip); more means idle is swallowing exercise.
+    assert len([t for t, g in predictions if g == IDLE]) <= 1
 
 
 # --- runtime ------------------------------------------------------------------------------------

@@ -28,12 +28,15 @@ def add_parsers(subparsers: Any) -> None:
     p.add_argument("--kind", choices=("trees", "cnn"), default="trees",
                    help="model kind (default trees, the measured winner)")
     p.add_argument("--out", metavar="FILE", help="where to write the model (default: the shipped model)")
+    p.add_argument("--dev-poses", metavar="DIR", help="saved poses of the dev clips (<clip>.npz from "
+                   "`repsense analyze VIDEO --save-pose`); adds curls, sit-ups, deadlifts and real idle")
     p.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser("evaluate", help="print the held-out figures of the recognition model")
     p.add_argument("--data", metavar="DIR", help="the shared data folder (default ../shared/data)")
     p.add_argument("--model", metavar="FILE", help="a model file instead of the shipped one")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON ('-' = stdout only)")
+    p.add_argument("--dev-poses", metavar="DIR", help="saved poses of the dev clips (adds the held-out curl clip)")
     p.set_defaults(func=cmd_evaluate)
 
 
@@ -99,7 +102,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise RepsenseError(f"training needs the training extras ({exc.name}): pip install 'repsense[train]'") from None
     data = _data_dir(args)
-    tr, _ = load_all(data)
+    tr, _ = load_all(data, dev_poses=args.dev_poses)
     print(f"training a {args.kind} model on {len(tr)} windows from {data}", file=sys.stderr)
     try:
         model = train.train_trees(tr) if args.kind == "trees" else train.train_cnn(tr)
@@ -116,7 +119,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from repsense.recognition.model import load_model
 
     model = load_model(args.model)
-    res = evaluate(model, _data_dir(args))
+    res = evaluate(model, _data_dir(args), dev_poses=args.dev_poses)
     if args.json != "-":
         print(format_report(f"{model.kind} model", res))
     if args.json:

@@ -10,6 +10,8 @@ Every sample is a window ``(30, 33, 4)`` at 30 frames per second with a class na
 - ``form_labels``: biceps-curl and plank frames (MIT); consecutive rows are video frames, cut into
   runs at jumps; every fourth run is test. Curl rows have no legs, so standing legs are added from a
   real standing pose scaled to the person's torso.
+- dev clips (optional, from saved poses): the labelled span of curl, sit-up and deadlift clips (the
+  classes with no other sequence data) and real idle spans named in the clips' notes.
 - ``idle``: synthesised from real frames of the training side only (test idle from test frames):
   a standing person held still with sensor noise and sway, a crude walk across the image, and any
   non-plank exercise frame frozen (a person resting in position). These are the synthetic negatives
@@ -24,6 +26,7 @@ import csv
 import pathlib
 import zlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +34,9 @@ from repsense.errors import InputError
 from repsense.pose import Landmark as L
 from repsense.recognition.features import WINDOW_FRAMES, resample, sliding_windows, valid_windows
 from repsense.recognition.labels import GYM_LABELS, IDLE, UCF_LABELS
+
+if TYPE_CHECKING:
+    from repsense.pose import PoseRecording
 
 DEFAULT_DATA_DIR = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data"
 UCF_TEST_GROUPS = ("g09", "g10", "g11", "g12")
@@ -285,13 +291,70 @@ def augment(rng: np.random.Generator, X: np.ndarray, rotate_deg: float = 12.0, s
     return X.astype(np.float32)
 
 
-def load_all(data_dir: pathlib.Path | str = DEFAULT_DATA_DIR, seed: int = 0) -> tuple[Samples, Samples]:
-    """``(train, test)`` windows of every source, split by source video (see module doc)."""
+# Dev clips whose labelled span trains the classes that have no other sequence data (curls, sit-up,
+# deadlift); aiTrainer_curls3 is kept for testing. Every other dev clip stays unseen.
+DEV_TRAIN_CLIPS = ("aiTrainer_curls1.mp4", "aiTrainer_curls5.mp4", "Computer-Vision-Curl-Counter-Project_curl.mp4",
+                   "situp_situp.mp4", "exercises_deadlift.mp4")
+DEV_TEST_CLIPS = ("aiTrainer_curls3.mp4",)
+# Real idle spans (s) read from the notes of videos/clips/labels.csv: standing still, kneeling and
+# walking into position, lying prone, propped on forearms with knees down.
+DEV_IDLE_SPANS = {
+    "test_video_squat.mp4": [(0.0, 1.6)],
+    "MrPose_squat2.mp4": [(1.5, 6.5)],
+    "PushUp-Counter_pushup4.mp4": [(0.0, 2.7)],
+    "MrPose_plank.mp4": [(0.0, 12.5), (50.5, 58.4)],
+}
+
+
+def _dev_windows(rec: "PoseRecording", t0_s: float, t1_s: float, stride: int) -> np.ndarray:
+    from repsense.recognition.recognizer import to_model_space
+    keep = (rec.timestamp_ms >= t0_s * 1000) & (rec.timestamp_ms <= t1_s * 1000)
+    if keep.sum() < 10:
+        return np.empty((0, WINDOW_FRAMES, 33, 4), np.float32)
+    reg, _ = resample(to_model_space(rec.landmarks[keep], rec.aspect), rec.timestamp_ms[keep])
+    return sliding_windows(reg, stride)
+
+
+def load_dev_clips(data_dir: pathlib.Path, poses_dir: pathlib.Path, stride: int = 3) -> tuple[Samples, np.ndarray]:
+    """Windows of the labelled dev clips from their saved poses (``poses_dir/<clip stem>.npz``, made
+    with ``repsense analyze VIDEO --save-pose``): the labelled span of DEV_TRAIN_CLIPS and
+    DEV_TEST_CLIPS, and the DEV_IDLE_SPANS as idle. Clips without poses are skipped."""
+    from repsense.pose import PoseRecording
+    parts, test = [], []
+    with open(_need(data_dir / "videos" / "clips" / "labels.csv"), newline="") as f:
+        rows = {r["file"]: r for r in csv.DictReader(f)}
+    for clip, row in rows.items():
+        path = poses_dir / (pathlib.Path(clip).stem + ".npz")
+        if not path.exists():
+            continue
+        rec = PoseRecording.load(path)
+        if clip in DEV_TRAIN_CLIPS + DEV_TEST_CLIPS:
+            w = _dev_windows(rec, float(row["t_start_s"] or 0), float(row["t_end_s"] or 1e9), stride)
+            parts.append(_samples(w, [row["exercise"]] * len(w), [clip] * len(w), "dev"))
+            test += [clip in DEV_TEST_CLIPS] * len(w)
+        for t0, t1 in DEV_IDLE_SPANS.get(clip, []):
+            w = _dev_windows(rec, t0, t1, stride)
+            parts.append(_samples(w, [IDLE] * len(w), [f"{clip}#idle"] * len(w), "dev"))
+            test += [False] * len(w)
+    if not parts:
+        return _samples(np.empty((0, WINDOW_FRAMES, 33, 4)), [], [], "dev"), np.zeros(0, bool)
+    return Samples.concat(parts), np.array(test)
+
+
+def load_all(data_dir: pathlib.Path | str = DEFAULT_DATA_DIR, seed: int = 0,
+             dev_poses: pathlib.Path | str | None = None) -> tuple[Samples, Samples]:
+    """``(train, test)`` windows of every source, split by source video (see module doc).
+    ``dev_poses`` adds the dev clips' saved poses (:func:`load_dev_clips`)."""
     data_dir = pathlib.Path(data_dir)
     gym, gym_test = load_gym(data_dir)
     ucf, ucf_test = load_ucf(data_dir)
     train_parts = [gym.subset(~gym_test), ucf.subset(~ucf_test)]
     test_parts = [gym.subset(gym_test), ucf.subset(ucf_test)]
+    if dev_poses is not None:
+        dev, dev_test = load_dev_clips(data_dir, pathlib.Path(dev_poses))
+        if len(dev):
+            train_parts.append(dev.subset(~dev_test))
+            test_parts.append(dev.subset(dev_test))
     standing = standing_frames(Samples.concat(train_parts))
     form, form_test = load_form(data_dir, standing)
     train_parts.append(form.subset(~form_test))

@@ -58,15 +58,18 @@ def window_predictions(model: Model, X: np.ndarray, batch: int = 2048) -> np.nda
 
 
 def evaluate(model: Model, data_dir: pathlib.Path | str = DEFAULT_DATA_DIR,
-             test: Samples | None = None) -> dict[str, Any]:
+             test: Samples | None = None, dev_poses: pathlib.Path | str | None = None) -> dict[str, Any]:
     """All held-out figures of ``model`` on the shared data's test side."""
     data_dir = pathlib.Path(data_dir)
     if test is None:
-        _, test = load_all(data_dir)
+        _, test = load_all(data_dir, dev_poses=dev_poses)
     out: dict[str, Any] = {}
     pred = window_predictions(model, test.X)
     for name, mask in (("gym_windows", test.source == "gym"), ("ucf_windows", test.source == "ucf"),
-                       ("form_windows", test.source == "form"), ("idle_windows", test.source == "synthetic")):
+                       ("form_windows", test.source == "form"), ("idle_windows", test.source == "synthetic"),
+                       ("dev_windows", test.source == "dev")):
+        if not mask.any():
+            continue
         labels = sorted(set(test.y[mask]))
         out[name] = scores(test.y[mask], pred[mask], labels)
     # Whole UCF101 test clips through the batch classifier (exercise-name level, as users see it).
@@ -76,6 +79,7 @@ def evaluate(model: Model, data_dir: pathlib.Path | str = DEFAULT_DATA_DIR,
             res = classify_recording(PoseRecording(lm, ts), model=model)
             truth.append(cls)
             guess.append(res["class"])
+    out["ucf_clip_predictions"] = [[t, g] for t, g in zip(truth, guess)]
     ucf_labels = sorted(set(truth))
     out["ucf_clips"] = scores(np.array(truth), np.array(guess), ucf_labels)
     names = [exercise_name(c) for c in truth]
@@ -94,11 +98,13 @@ def evaluate(model: Model, data_dir: pathlib.Path | str = DEFAULT_DATA_DIR,
 def format_report(name: str, res: dict[str, Any]) -> str:
     """Markdown tables of :func:`evaluate`'s result."""
     lines = [f"### {name}", "", "| benchmark | n | macro-F1 | accuracy |", "|---|---|---|---|"]
-    for key in ("gym_windows", "ucf_clips", "ucf_clips_names", "ucf_windows", "form_windows", "idle_windows"):
+    keys = [k for k in ("gym_windows", "ucf_clips", "ucf_clips_names", "ucf_windows", "form_windows",
+                         "idle_windows", "dev_windows") if k in res]
+    for key in keys:
         r = res[key]
         lines.append(f"| {key} | {r['n']} | {r['macro_f1']:.3f} | {r['accuracy']:.3f} |")
     lines.append(f"\nOne decision (features + model, one window): {res['ms_per_decision']:.2f} ms.\n")
-    for key in ("gym_windows", "ucf_clips", "form_windows", "idle_windows"):
+    for key in [k for k in keys if k not in ("ucf_clips_names", "ucf_windows")]:
         r = res[key]
         labels = r["labels"]
         lines += [f"**{key}** per-class accuracy: "

@@ -31,7 +31,7 @@ def class_weights(y: np.ndarray) -> np.ndarray:
     return np.array([w[c] for c in y])
 
 
-def train_trees(train: Samples, copies: int = 2, max_iter: int = 250, seed: int = SEED) -> TreeEnsemble:
+def train_trees(train: Samples, copies: int = 2, max_iter: int = 120, seed: int = SEED) -> TreeEnsemble:
     """Gradient-boosted trees over window features, exported to the numpy runtime."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
