@@ -302,3 +302,32 @@ def test_classify_cli_json_to_stdout(tmp_path: pathlib.Path) -> None:
     for item, (_, cls) in zip(doc["inputs"], paths):
         assert item["exercise"] == cls
         assert {"confidence", "probabilities", "segments"} <= set(item)
+
+
+# --- dev videos (slow: runs the pose model unless REPSENSE_DEV_POSES holds saved poses) ----------
+
+def _dev_clips() -> list[dict[str, str]]:
+    import csv
+    labels = DATA / "videos" / "clips" / "labels.csv"
+    if not labels.exists():
+        return [{"file": "(no data)", "exercise": ""}]
+    with open(labels, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("row", _dev_clips(), ids=lambda r: r["file"])
+def test_dev_clip_is_recognised(model, row: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    need_data()
+    saved = os.environ.get("REPSENSE_DEV_POSES")
+    path = pathlib.Path(saved) / (pathlib.Path(row["file"]).stem + ".npz") if saved else None
+    if path is not None and path.exists():
+        rec = PoseRecording.load(path)
+    else:
+        from repsense.video import extract_pose
+        rec = extract_pose(DATA / "videos" / "clips" / row["file"])
+    t0, t1 = float(row["t_start_s"] or 0) * 1000, float(row["t_end_s"] or 1e9) * 1000
+    keep = (rec.timestamp_ms >= t0) & (rec.timestamp_ms <= t1)
+    span = PoseRecording(rec.landmarks[keep], rec.timestamp_ms[keep], rec.image_size)
+    assert classify_recording(span, model=model)["exercise"] == row["exercise"]
+    assert classify_recording(rec, model=model)["exercise"] == row["exercise"]
