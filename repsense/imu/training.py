@@ -19,8 +19,8 @@ from repsense.imu.features import N_CLASSES, N_INPUTS, VECTOR_SLICES, step_input
 from repsense.imu.model import StepModel
 from repsense.imu.recording import ImuRecording, load_csv
 
-WINDOW = 40
-LOOKAHEAD = 10
+WINDOW = 60
+LOOKAHEAD = 20
 SEED = 0
 
 
