@@ -1,0 +1,44 @@
+"""``imu train`` end to end on two real recordings for one epoch: the torch network is exported to
+the numpy runtime (train_model checks numpy against torch) and the CLI writes loadable models."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from repsense.imu.cli import main
+from repsense.imu.model import StepModel
+
+EXERMOTE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "exermote"
+FILES = ("2017-04-28_08-35-55_Individual_3.csv", "2017-04-28_10-48-31_Individual_4.csv")
+
+
+def test_train_one_epoch_writes_numpy_models(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    if not all((EXERMOTE / f).is_file() for f in FILES):
+        if os.environ.get("CI"):
+            pytest.fail(f"IMU test data missing under CI: {EXERMOTE}")
+        pytest.skip(f"IMU test data not found at {EXERMOTE}")
+    data = tmp_path / "data"
+    data.mkdir()
+    for f in FILES:
+        shutil.copy(EXERMOTE / f, data / f)
+    out = tmp_path / "model.npz"
+    assert main(["train", "--data", str(data), "--out", str(out), "--epochs", "1", "--folds",
+                 "--folds-dir", str(tmp_path / "folds")]) == 0
+    model = StepModel.load(out)
+    assert model.info["individuals"] == [3, 4] and model.info["epochs"] == 1
+    assert sorted(p.name for p in (tmp_path / "folds").iterdir()) == \
+        ["step_cnn_without_3.npz", "step_cnn_without_4.npz"]
+    probs = model.predict_proba(np.zeros((2, model.length, 13), dtype=np.float32))
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert main(["evaluate", "--data", str(data), "--loio", "--folds-dir", str(tmp_path / "folds")]) == 0
+
+
+def test_train_without_recordings_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "m.npz")]) == 2
+    assert "no .csv recordings found" in capsys.readouterr().err
