@@ -331,3 +331,26 @@ def test_dev_clip_is_recognised(model, row: dict[str, str]) -> None:  # type: ig
     span = PoseRecording(rec.landmarks[keep], rec.timestamp_ms[keep], rec.image_size)
     assert classify_recording(span, model=model)["exercise"] == row["exercise"]
     assert classify_recording(rec, model=model)["exercise"] == row["exercise"]
+
+
+STREAMED_CLIPS = ("aiTrainer_squats.mp4", "aiTrainer_lunges.mp4", "PushUp-Counter_pushup2.mp4",
+                  "exercises_lunges.mp4", "MrPose_squat2.mp4", "test_video_squat.mp4")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("row", [r for r in _dev_clips() if r["file"] in STREAMED_CLIPS] or _dev_clips()[:1],
+                         ids=lambda r: r["file"])
+def test_streaming_a_dev_clip_emits_its_exercise_once(model, row: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """Lead-in (standing, title card) stays idle; pauses between reps never end the exercise."""
+    need_data()
+    saved = os.environ.get("REPSENSE_DEV_POSES")
+    path = pathlib.Path(saved) / (pathlib.Path(row["file"]).stem + ".npz") if saved else None
+    if path is not None and path.exists():
+        rec = PoseRecording.load(path)
+    else:
+        from repsense.video import extract_pose
+        rec = extract_pose(DATA / "videos" / "clips" / row["file"])
+    rz = ExerciseRecognizer(model=model, aspect=rec.aspect)
+    events = [e for p, t in zip(rec.landmarks, rec.timestamp_ms) if (e := rz.update(p, int(t)))]
+    assert [e.exercise for e in events] == [row["exercise"]]
+    assert events[0].timestamp_ms >= (float(row["t_start_s"]) - 0.5) * 1000
