@@ -81,7 +81,8 @@ def write_annotated(video: str | pathlib.Path, analysis: Analysis, out: str | pa
                                      "suffix, e.g. .mp4)")
             draw_pose(frame, rec.landmarks[i])
             phase = analysis.trace[i].phase if i < len(analysis.trace) else ""
-            lines = [f"{analysis.exercise}  reps {counts[i]}", f"phase {phase}  t {ts / 1000:.1f}s"]
+            exercise = analysis.trace[i].exercise if i < len(analysis.trace) else analysis.exercise
+            lines = [f"{exercise}  reps {counts[i]}", f"phase {phase}  t {ts / 1000:.1f}s"]
             if np.isnan(rec.landmarks[i, :, 0]).all():
                 lines.append("no person in view")
             draw_panel(frame, lines)

@@ -210,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", choices=["lite", "full"], default="full",
                    help="pose model (default: full)")
     p.set_defaults(func=cmd_analyze)
+
+    from repsense.imu.cli import add_parsers as add_imu_parsers
+    from repsense.recognition.cli import add_parsers as add_recognition_parsers
+
+    add_recognition_parsers(sub)   # classify, train, evaluate
+    add_imu_parsers(sub)           # imu analyze | listen | train | evaluate
     return parser
 
 

@@ -31,7 +31,8 @@ def write_plot(analysis: Analysis, out: str | pathlib.Path) -> None:
         ax.annotate(str(rep.count), (rep.bottom_ms / 1000, 1.0), xycoords=("data", "axes fraction"),
                     ha="center", va="bottom", fontsize=8, color="#2ca02c")
     holds = [e for e in analysis.events if isinstance(e, HoldUpdated)]
-    title = f"{pathlib.Path(analysis.report.path).name}: {analysis.exercise}, {len(reps)} reps"
+    names = ", ".join(dict.fromkeys(e.name for e in analysis.report.exercises)) or analysis.exercise
+    title = f"{pathlib.Path(analysis.report.path).name}: {names}, {len(reps)} reps"
     if holds:
         title += f", held {max(h.held_s for h in holds):.1f} s"
     unit = "distance from rest pose (torso lengths)" if analysis.exercise == "generic" else \

@@ -16,7 +16,7 @@ from repsense.counting import HoldTimer, Phase, Rep, RepCounter
 from repsense.events import (Event, ExerciseDetected, HoldUpdated, PersonLost, RepCompleted,
                              SessionEnded)
 from repsense.generic import MotionSignal
-from repsense.exercises import GENERIC, CountSpec, ExerciseSpec, SignalSpec, get_spec
+from repsense.exercises import GENERIC, CountSpec, ExerciseSpec, SignalSpec, catalog, get_spec
 from repsense.pose import validate_pose
 from repsense.signals import (body_point, combine_sides, measure, segment_signal,
                               side_values, torso_length)
@@ -24,6 +24,9 @@ from repsense.smoothing import MIN_VISIBILITY, OneEuroFilter, gate_visibility
 from repsense.geometry import to_metric
 
 PERSON_LOST_MS = 1000
+# In auto mode, poses kept for replay into the counter of a newly recognised exercise.
+REPLAY_MS = 4000
+IDLE = "idle"
 TRAVEL_WINDOW_MS = 500
 
 # The class-agnostic counter: the body along its main direction of motion, in body sizes
@@ -44,6 +47,7 @@ class Sample:
     timestamp_ms: int
     values: tuple[float, ...]  # the driving signal, one per counted side (NaN when gated)
     phase: str
+    exercise: str = ""
 
 
 class ExerciseCounter:
@@ -194,21 +198,32 @@ class ExerciseCounter:
 class Tracker:
     """All state of one person's workout. Feed poses in time order; read events.
 
-    ``exercise`` is an exercise name, ``generic`` for the class-agnostic counter, or ``auto``
-    (until recognition lands, auto counts with the generic counter).
+    ``exercise`` is an exercise name, ``generic`` for the class-agnostic counter, or ``auto``:
+    the exercise is recognised from the pose stream (repsense.recognition), each recognised
+    segment gets a counter of its own, ``idle`` counts nothing and ``unknown`` falls back to the
+    generic counter. A recogniser decides about two seconds into a set, so on a switch the poses
+    seen since the previous switch (up to REPLAY_MS) are replayed into the new counter and the
+    first reps are not lost, only reported late.
     """
 
     def __init__(self, exercise: str = "auto", aspect: float = 1.0, person_id: int = 0,
-                 keep_trace: bool = False) -> None:
-        if exercise in ("auto", GENERIC):
-            self.spec = GENERIC_SPEC
-        else:
-            self.spec = get_spec(exercise)
+                 keep_trace: bool = False, recognizer: object | None = None) -> None:
         self.aspect = aspect
         self.person_id = person_id
         self._smoother = OneEuroFilter()
-        self._counter = ExerciseCounter(self.spec, aspect, person_id)
-        self._announced = False
+        self._recognizer = None
+        self._counter: ExerciseCounter | None = None
+        self._history: deque[tuple[int, np.ndarray]] = deque()
+        if exercise == "auto":
+            if recognizer is None:
+                from repsense.recognition import ExerciseRecognizer
+
+                recognizer = ExerciseRecognizer(aspect=aspect, person_id=person_id)
+            self._recognizer = recognizer
+        else:
+            spec = GENERIC_SPEC if exercise == GENERIC else get_spec(exercise)
+            self._counter = ExerciseCounter(spec, aspect, person_id)
+        self._announced = self._recognizer is not None   # auto: the recogniser announces
         self._last_seen_ms: int | None = None
         self._lost = False
         self._last_ms: int | None = None
@@ -217,11 +232,12 @@ class Tracker:
 
     @property
     def exercise(self) -> str:
-        return self.spec.name
+        """The exercise being counted now (``idle`` while auto mode sees none)."""
+        return self._counter.spec.name if self._counter is not None else IDLE
 
     @property
     def phase(self) -> str:
-        return self._counter.phase
+        return self._counter.phase if self._counter is not None else IDLE
 
     def update(self, pose: np.ndarray, timestamp_ms: int) -> list[Event]:
         pose = validate_pose(pose)
@@ -230,9 +246,10 @@ class Tracker:
             raise ValueError(f"timestamps must increase: got {t} ms after {self._last_ms} ms")
         self._last_ms = t
         events: list[Event] = []
-        if not self._announced:
+        if not self._announced and self._counter is not None:
             self._announced = True
-            events.append(ExerciseDetected(t, exercise=self.spec.name, person_id=self.person_id))
+            events.append(ExerciseDetected(t, exercise=self._counter.spec.name,
+                                           person_id=self.person_id))
         if np.isnan(pose[:, :2]).all():
             if self._last_seen_ms is not None and not self._lost and \
                     t - self._last_seen_ms >= PERSON_LOST_MS:
@@ -240,26 +257,60 @@ class Tracker:
                 events.append(PersonLost(t, last_seen_ms=self._last_seen_ms,
                                          person_id=self.person_id))
             self._smoother.reset()
-            self._record(t, (math.nan,) * len(self._counter.last_values))
+            self._record(t, None)
             return events
         self._last_seen_ms = t
         self._lost = False
         smooth = self._smoother(gate_visibility(pose, MIN_VISIBILITY), t)
-        new = self._counter.update(smooth, t)
-        self.total_reps += sum(isinstance(e, RepCompleted) for e in new)
-        events.extend(new)
-        self._record(t, self._counter.last_values)
+        if self._recognizer is not None:
+            detected = self._recognizer.update(pose, t)  # type: ignore[attr-defined]
+            self._history.append((t, smooth))
+            while t - self._history[0][0] > REPLAY_MS:
+                self._history.popleft()
+            if detected is not None:
+                events.append(detected)
+                events.extend(self._switch(detected.exercise, t))
+                self._record(t, smooth)
+                return self._counted(events)
+        if self._counter is not None:
+            events.extend(self._counter.update(smooth, t))
+        self._record(t, smooth)
+        return self._counted(events)
+
+    def _switch(self, name: str, t: int) -> list[Event]:
+        """Close the current segment and start counting ``name`` from the poses since the last
+        switch."""
+        events = self._counter.finish(t) if self._counter is not None else []
+        if name == IDLE:
+            self._counter = None
+        else:
+            spec = catalog().get(name, GENERIC_SPEC)   # unknown: the generic counter
+            self._counter = ExerciseCounter(spec, self.aspect, self.person_id)
+            for th, past in self._history:
+                events.extend(self._counter.update(past, th))
+        self._history.clear()
+        return events
+
+    def _counted(self, events: list[Event]) -> list[Event]:
+        self.total_reps += sum(isinstance(e, RepCompleted) for e in events)
         return events
 
     def finish(self) -> list[Event]:
         t = self._last_ms or 0
-        events = self._counter.finish(t)
+        events = self._counter.finish(t) if self._counter is not None else []
         events.append(SessionEnded(t, total_reps=self.total_reps, person_id=self.person_id))
         return events
 
-    def _record(self, t: int, values: tuple[float, ...]) -> None:
-        if self.trace is not None:
-            self.trace.append(Sample(t, values, self._counter.phase))
+    def _record(self, t: int, seen: np.ndarray | None) -> None:
+        if self.trace is None:
+            return
+        counter = self._counter
+        if counter is None:
+            values: tuple[float, ...] = (math.nan,)
+        else:
+            values = counter.last_values if seen is not None else \
+                (math.nan,) * len(counter.last_values)
+        self.trace.append(Sample(t, values, self.phase, self.exercise))
 
 
 class PeopleTracker:
@@ -269,8 +320,16 @@ class PeopleTracker:
         self.exercise = exercise
         self.aspect = aspect
         self.people: dict[int, Tracker] = {}
+        self._model: object | None = None   # one recognition model shared by everyone
 
     def update(self, person_id: int, pose: np.ndarray, timestamp_ms: int) -> list[Event]:
         if person_id not in self.people:
-            self.people[person_id] = Tracker(self.exercise, self.aspect, person_id)
+            recognizer = None
+            if self.exercise == "auto":
+                from repsense.recognition import ExerciseRecognizer, load_model
+
+                self._model = self._model or load_model()
+                recognizer = ExerciseRecognizer(self._model, self.aspect, person_id=person_id)
+            self.people[person_id] = Tracker(self.exercise, self.aspect, person_id,
+                                             recognizer=recognizer)
         return self.people[person_id].update(pose, timestamp_ms)
