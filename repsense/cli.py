@@ -3,49 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import pathlib
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
 from repsense import __version__
 from repsense.errors import RepsenseError
+from repsense.jsonio import write_json
 
 
 def _err(msg: str) -> None:
     print(f"repsense: {msg}", file=sys.stderr)
-
-
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "item"):
-        return obj.item()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def _clean(obj: Any) -> Any:
-    """NaN and infinities become null: JSON has no NaN."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
-
-
-def write_json(doc: dict[str, Any], target: str) -> None:
-    """Write a JSON document to a file, or to stdout for ``-``."""
-    text = json.dumps(_clean(doc), indent=2, default=_json_default)
-    if target == "-":
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
-        return
-    try:
-        pathlib.Path(target).write_text(text + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise RepsenseError(f"cannot write {target}: {exc.strerror}") from None
 
 
 def _seconds(text: str) -> float:

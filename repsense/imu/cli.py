@@ -4,7 +4,6 @@ every handler returns an exit code (0 ok, 1 some input failed, 2 usage or setup 
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
@@ -12,26 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from repsense.errors import RepsenseError
+from repsense.jsonio import write_json
 
 DEFAULT_DATA = "../shared/data/exermote"
 
 
 def _err(msg: str) -> None:
     print(f"repsense imu: {msg}", file=sys.stderr)
-
-
-def _write_json(doc: dict[str, Any], target: str) -> None:
-    from repsense.imu.mqtt import jsonable
-
-    text = json.dumps(jsonable(doc), indent=2, allow_nan=False)
-    if target == "-":
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
-        return
-    try:
-        Path(target).write_text(text + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise RepsenseError(f"cannot write {target}: {exc.strerror}") from None
 
 
 def _model(path: str | None) -> Any:
@@ -65,7 +51,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         docs.append(result.to_dict())
     if args.json:
         try:
-            _write_json({"inputs": docs}, args.json)
+            write_json({"inputs": docs}, args.json)
         except RepsenseError as exc:
             _err(str(exc))
             return 2
@@ -148,7 +134,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     human = sys.stderr if args.json == "-" else sys.stdout
     print(format_evaluation(ev, "leave-one-individual-out" if args.loio else "shipped model"), file=human)
     if args.json:
-        _write_json(ev.to_dict(), args.json)
+        write_json(ev.to_dict(), args.json)
     return 0
 
 

@@ -27,25 +27,15 @@ import numpy as np
 
 from repsense.errors import InputError
 from repsense.events import Event
+from repsense.jsonio import dumps
 from repsense.imu.recording import CHANNELS, N_CHANNELS
 from repsense.imu.tracker import ImuTracker
 
 END = "end"
 
 
-def jsonable(value: Any) -> Any:
-    """NaN/inf -> None (JSON has no NaN), tuples -> lists, recursively."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return value
-
-
 def event_payload(event: Event) -> bytes:
-    return json.dumps(jsonable(event.to_dict()), allow_nan=False).encode()
+    return dumps(event.to_dict()).encode()
 
 
 def parse_message(payload: bytes) -> list[tuple[np.ndarray, int] | str]:
@@ -211,4 +201,4 @@ class ImuListener:
         return code
 
 
-__all__ = ["ImuListener", "BrokerAddress", "parse_message", "event_payload", "jsonable"]
+__all__ = ["ImuListener", "BrokerAddress", "parse_message", "event_payload"]
