@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import sys
 from typing import Any
 
-from repsense.errors import InputError, RepsenseError
-from repsense.pose import PoseRecording
+from repsense.analysis import load_input
+from repsense.errors import RepsenseError
+from repsense.jsonio import write_json
 
-POSE_SUFFIXES = (".npz",)
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -40,28 +39,6 @@ def add_parsers(subparsers: Any) -> None:
     p.set_defaults(func=cmd_evaluate)
 
 
-def _dump(doc: dict[str, Any], target: str) -> None:
-    text = json.dumps(doc, indent=2)
-    if target == "-":
-        sys.stdout.write(text + "\n")
-        return
-    try:
-        pathlib.Path(target).write_text(text + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise RepsenseError(f"cannot write {target}: {exc.strerror}") from None
-
-
-def load_input(path: str) -> PoseRecording:
-    """A pose recording from an ``.npz`` file, or the pose of a video."""
-    p = pathlib.Path(path)
-    if not p.exists():
-        raise InputError(f"{path}: no such file")
-    if p.suffix.lower() in POSE_SUFFIXES:
-        return PoseRecording.load(p)
-    from repsense.video import extract_pose
-    return extract_pose(p)
-
-
 def cmd_classify(args: argparse.Namespace) -> int:
     from repsense.recognition.model import load_model
     from repsense.recognition.recognizer import classify_recording
@@ -72,7 +49,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.paths:
         try:
-            res = classify_recording(load_input(path), model=model)
+            res = classify_recording(load_input(path), model=model)  # video or .npz
         except RepsenseError as exc:
             failed += 1
             inputs.append({"path": path, "error": str(exc)})
@@ -84,7 +61,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
             timeline = ", ".join(f"{s['exercise']} {s['start_s']:.1f}-{s['end_s']:.1f}s" for s in res["segments"])
             print(f"{path}: {res['exercise']} ({res['confidence']:.2f})  [{timeline}]")
     if args.json:
-        _dump({"inputs": inputs}, args.json)
+        write_json({"inputs": inputs}, args.json)
     return 1 if failed else 0
 
 
@@ -123,5 +100,5 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json != "-":
         print(format_report(f"{model.kind} model", res))
     if args.json:
-        _dump(res, args.json)
+        write_json(res, args.json)
     return 0
