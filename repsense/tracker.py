@@ -63,7 +63,7 @@ class ExerciseCounter:
         self._counters = [RepCounter(spec.count) for _ in range(sides)] if spec.count else []
         self._last_reps: list[Rep | None] = [None] * sides
         self._hold = HoldTimer(spec.hold.enter_s, spec.hold.grace_s) if spec.hold else None
-        self._hips: deque[tuple[int, float, float]] = deque()
+        self._hips: deque[tuple[int, float]] = deque()   # (t, hip x) for the walking gate
         self._motion = MotionSignal(aspect) if spec.signal is not None and \
             spec.signal.type == "motion" else None
         self._last_hold_report = -1
@@ -94,10 +94,10 @@ class ExerciseCounter:
         torso = torso_length(p)
         if np.isnan(hip).any() or not torso > 0:
             return False
-        self._hips.append((t, float(hip[0]), torso))
+        self._hips.append((t, float(hip[0])))
         while self._hips and t - self._hips[0][0] > TRAVEL_WINDOW_MS:
             self._hips.popleft()
-        t0, x0, _ = self._hips[0]
+        t0, x0 = self._hips[0]
         if t - t0 < TRAVEL_WINDOW_MS / 2:
             return False
         speed = abs(float(hip[0]) - x0) / ((t - t0) / 1000.0) / torso
