@@ -216,9 +216,9 @@ class Tracker:
         self._history: deque[tuple[int, np.ndarray]] = deque()
         if exercise == "auto":
             if recognizer is None:
-                from repsense.recognition import ExerciseRecognizer
+                from repsense.recognition import ExerciseRecognizer, shipped_model
 
-                recognizer = ExerciseRecognizer(aspect=aspect, person_id=person_id)
+                recognizer = ExerciseRecognizer(shipped_model(), aspect, person_id=person_id)
             self._recognizer = recognizer
         else:
             spec = GENERIC_SPEC if exercise == GENERIC else get_spec(exercise)
@@ -320,16 +320,8 @@ class PeopleTracker:
         self.exercise = exercise
         self.aspect = aspect
         self.people: dict[int, Tracker] = {}
-        self._model: object | None = None   # one recognition model shared by everyone
 
     def update(self, person_id: int, pose: np.ndarray, timestamp_ms: int) -> list[Event]:
         if person_id not in self.people:
-            recognizer = None
-            if self.exercise == "auto":
-                from repsense.recognition import ExerciseRecognizer, load_model
-
-                self._model = self._model or load_model()
-                recognizer = ExerciseRecognizer(self._model, self.aspect, person_id=person_id)
-            self.people[person_id] = Tracker(self.exercise, self.aspect, person_id,
-                                             recognizer=recognizer)
+            self.people[person_id] = Tracker(self.exercise, self.aspect, person_id)
         return self.people[person_id].update(pose, timestamp_ms)

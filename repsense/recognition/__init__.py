@@ -11,7 +11,7 @@ Names are the exercise description names plus ``idle`` and ``unknown`` (:data:`N
 """
 
 from repsense.recognition.labels import EXERCISES, IDLE, NAMES, UNKNOWN
-from repsense.recognition.model import SHIPPED_MODEL, load_model
+from repsense.recognition.model import SHIPPED_MODEL, load_model, shipped_model
 from repsense.recognition.recognizer import (
     DecisionSmoother,
     ExerciseRecognizer,
@@ -20,6 +20,6 @@ from repsense.recognition.recognizer import (
 )
 
 __all__ = [
-    "EXERCISES", "IDLE", "NAMES", "UNKNOWN", "SHIPPED_MODEL", "load_model", "DecisionSmoother",
+    "EXERCISES", "IDLE", "NAMES", "UNKNOWN", "SHIPPED_MODEL", "load_model", "shipped_model", "DecisionSmoother",
     "ExerciseRecognizer", "SmootherConfig", "classify_recording",
 ]

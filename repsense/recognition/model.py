@@ -13,6 +13,7 @@ A model is one ``.npz`` file of arrays (``allow_pickle=False``); ``kind`` and ``
 
 from __future__ import annotations
 
+import functools
 import pathlib
 from typing import Protocol
 
@@ -156,6 +157,12 @@ class ConvNet:
 
 
 _KINDS: dict[str, type[TreeEnsemble] | type[ConvNet]] = {"trees": TreeEnsemble, "cnn": ConvNet}
+
+
+@functools.cache
+def shipped_model() -> TreeEnsemble | ConvNet:
+    """The shipped model, loaded once per process (it is only read, never changed)."""
+    return load_model()
 
 
 def load_model(path: str | pathlib.Path | None = None) -> TreeEnsemble | ConvNet:
