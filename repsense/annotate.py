@@ -9,7 +9,7 @@ import numpy as np
 from repsense.analysis import Analysis
 from repsense.errors import InputError
 from repsense.events import RepCompleted
-from repsense.pose import SKELETON
+from repsense.pose import SKELETON, is_missing
 from repsense.smoothing import MIN_VISIBILITY
 
 GREEN = (80, 200, 80)
@@ -22,7 +22,7 @@ def draw_pose(frame: np.ndarray, pose: np.ndarray) -> None:
     import cv2
 
     h, w = frame.shape[:2]
-    if np.isnan(pose[:, :2]).all():
+    if is_missing(pose):
         return
     pts = np.nan_to_num(pose[:, :2] * [w, h], nan=-1).astype(int)
     vis = np.nan_to_num(pose[:, 3]) >= MIN_VISIBILITY
@@ -57,7 +57,7 @@ def write_annotated(video: str | pathlib.Path, analysis: Analysis, out: str | pa
     Returns the number of frames written."""
     import cv2
 
-    from repsense.video import iter_frames
+    from repsense.video import pose_frames
 
     rec = analysis.recording
     index_of = {int(t): i for i, t in enumerate(rec.timestamp_ms)}
@@ -69,8 +69,8 @@ def write_annotated(video: str | pathlib.Path, analysis: Analysis, out: str | pa
     writer = None
     written = 0
     try:
-        for _, ts, frame in iter_frames(video, start_s, end_s, max_fps):
-            i = index_of.get(ts)
+        for _, ts, frame, in_span in pose_frames(video, start_s, end_s, max_fps):
+            i = index_of.get(ts) if in_span else None
             if i is None:
                 continue
             if writer is None:
@@ -83,7 +83,7 @@ def write_annotated(video: str | pathlib.Path, analysis: Analysis, out: str | pa
             phase = analysis.trace[i].phase if i < len(analysis.trace) else ""
             exercise = analysis.trace[i].exercise if i < len(analysis.trace) else analysis.exercise
             lines = [f"{exercise}  reps {counts[i]}", f"phase {phase}  t {ts / 1000:.1f}s"]
-            if np.isnan(rec.landmarks[i, :, 0]).all():
+            if is_missing(rec.landmarks[i]):
                 lines.append("no person in view")
             draw_panel(frame, lines)
             writer.write(frame)

@@ -11,11 +11,10 @@ import numpy as np
 from repsense.errors import InputError
 from repsense.pose import PoseRecording, missing_pose
 
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 # Pose is estimated on frames no further apart than 1 / this rate; faster videos skip frames.
 # Counting needs ~10 samples per rep and the fastest reps (jumping jacks) take ~0.7 s.
-# NOTE: this halves the pose cost on 30 fps video, which is what makes analyze run 2x faster than
-# real time on 2 cores (docs/benchmarks.md, throughput).
+# NOTE: this halves the pose cost on 30 fps video, the dominant cost: 1.6-2.2x real time on 2 cores
+# with the full model, against under 1x at every frame (docs/benchmarks.md, throughput).
 DEFAULT_POSE_FPS = 15.0
 
 
@@ -105,14 +104,26 @@ def iter_frames(path: str | pathlib.Path, start_s: float | None = None, end_s: f
         cap.release()
 
 
+def pose_frames(path: str | pathlib.Path, start_s: float | None = None,
+                end_s: float | None = None, max_fps: float | None = DEFAULT_POSE_FPS
+                ) -> Iterator[tuple[int, int, np.ndarray, bool]]:
+    """The frames the pose model sees for a span: ``(index, timestamp_ms, bgr, in_span)``.
+
+    The model tracks the person from frame to frame, and started cold at ``start_s`` its first
+    poses are rougher, so frames from TRACKING_WARMUP_S earlier come too, with ``in_span`` False.
+    Extraction and annotation both read frames through here, so they see the same frames.
+    """
+    first_s = None if start_s is None else max(0.0, start_s - TRACKING_WARMUP_S)
+    for index, ts, bgr in iter_frames(path, first_s, end_s, max_fps):
+        yield index, ts, bgr, start_s is None or ts >= start_s * 1000.0
+
+
 def extract_pose(path: str | pathlib.Path, backend: object | None = None, *,
                  start_s: float | None = None, end_s: float | None = None,
                  max_fps: float | None = DEFAULT_POSE_FPS, model: str = "full",
-                 on_frame: Callable[[int, int, np.ndarray, np.ndarray | None], None] | None = None,
                  progress: Callable[[int], None] | None = None) -> PoseRecording:
     """Run the pose model over a video and return the recording (NaN rows where nobody was found).
 
-    ``on_frame(index, timestamp_ms, bgr, pose)`` sees every processed frame (for annotation);
     ``progress(frame_index)`` is called as decoding advances.
     """
     import cv2
@@ -124,19 +135,14 @@ def extract_pose(path: str | pathlib.Path, backend: object | None = None, *,
     be = create_backend(model) if backend is None else backend
     poses: list[np.ndarray] = []
     stamps: list[int] = []
-    # The model tracks the person from frame to frame; started cold at --start its first poses
-    # are rougher, so it starts a little earlier and those poses are dropped.
-    first_s = None if start_s is None else max(0.0, start_s - TRACKING_WARMUP_S)
     try:
-        for index, ts, bgr in iter_frames(path, first_s, end_s, max_fps):
+        for index, ts, bgr, in_span in pose_frames(path, start_s, end_s, max_fps):
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             pose = be.estimate(rgb, ts)  # type: ignore[attr-defined]
-            if start_s is not None and ts < start_s * 1000.0:
+            if not in_span:
                 continue
             poses.append(missing_pose() if pose is None else pose)
             stamps.append(ts)
-            if on_frame is not None:
-                on_frame(index, ts, bgr, pose)
             if progress is not None:
                 progress(index)
     finally:
