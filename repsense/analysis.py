@@ -45,8 +45,7 @@ def select_span(rec: PoseRecording, start_s: float | None, end_s: float | None) 
     return PoseRecording(rec.landmarks[keep], t[keep], rec.image_size, rec.source, rec.source_fps)
 
 
-def run_engine(rec: PoseRecording, exercise: str = "auto",
-               on_events: Callable[[int, list[Event]], None] | None = None) -> Analysis:
+def run_engine(rec: PoseRecording, exercise: str = "auto") -> Analysis:
     """Drive a fresh Tracker over a recording and build the report."""
     tracker = Tracker(exercise, aspect=rec.aspect, keep_trace=True)
     events: list[Event] = []
@@ -56,8 +55,6 @@ def run_engine(rec: PoseRecording, exercise: str = "auto",
         if new:
             events.extend(new)
             frame_events[i] = new
-            if on_events is not None:
-                on_events(i, new)
     events.extend(tracker.finish())
     person = int((~np.isnan(rec.landmarks[:, :, 0]).all(axis=1)).sum())
     report = InputReport(path=rec.source, fps=round(rec.fps, 3), frames=len(rec),

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from repsense.pose import POSE_SHAPE, missing_pose
+from repsense.pose import POSE_SHAPE
 
 # A joint the model reports with lower visibility than this must not drive a count.
 MIN_VISIBILITY = 0.5
@@ -73,13 +73,4 @@ def gate_visibility(pose: np.ndarray, min_visibility: float = MIN_VISIBILITY) ->
     """A copy of ``pose`` with joints below ``min_visibility`` set to NaN (all four values)."""
     out = pose.copy()
     out[~(pose[:, 3] >= min_visibility)] = np.nan
-    return out
-
-
-def smooth_sequence(landmarks: np.ndarray, timestamp_ms: np.ndarray, **kwargs: float) -> np.ndarray:
-    """Apply a fresh OneEuroFilter over a whole ``(T, 33, 4)`` sequence (for plots and offline use)."""
-    f = OneEuroFilter(**kwargs)  # type: ignore[arg-type]
-    out = np.empty_like(landmarks, dtype=np.float32)
-    for i, (p, t) in enumerate(zip(landmarks, timestamp_ms)):
-        out[i] = missing_pose() if np.isnan(p[:, :2]).all() else f(p, int(t))
     return out

@@ -17,7 +17,7 @@ from repsense.events import (Event, ExerciseDetected, HoldUpdated, PersonLost, R
                              SessionEnded)
 from repsense.generic import MotionSignal
 from repsense.exercises import GENERIC, CountSpec, ExerciseSpec, SignalSpec, catalog, get_spec
-from repsense.pose import validate_pose
+from repsense.pose import is_missing, validate_pose
 from repsense.signals import (body_point, combine_sides, measure, segment_signal,
                               side_values, torso_length)
 from repsense.smoothing import MIN_VISIBILITY, OneEuroFilter, gate_visibility
@@ -250,7 +250,7 @@ class Tracker:
             self._announced = True
             events.append(ExerciseDetected(t, exercise=self._counter.spec.name,
                                            person_id=self.person_id))
-        if np.isnan(pose[:, :2]).all():
+        if is_missing(pose):
             if self._last_seen_ms is not None and not self._lost and \
                     t - self._last_seen_ms >= PERSON_LOST_MS:
                 self._lost = True
