@@ -11,7 +11,7 @@ import numpy as np
 from repsense.errors import InputError
 from repsense.events import Event
 from repsense.pose import PoseRecording
-from repsense.report import InputReport, segments_from_events
+from repsense.report import InputReport, cues_from_events, segments_from_events
 from repsense.tracker import Sample, Tracker
 
 RECORDING_SUFFIXES = {".npz"}
@@ -59,7 +59,8 @@ def run_engine(rec: PoseRecording, exercise: str = "auto") -> Analysis:
     person = int((~np.isnan(rec.landmarks[:, :, 0]).all(axis=1)).sum())
     report = InputReport(path=rec.source, fps=round(rec.fps, 3), frames=len(rec),
                          person_frames=person, exercises=segments_from_events(events),
-                         source_fps=None if rec.source_fps is None else round(rec.source_fps, 3))
+                         source_fps=None if rec.source_fps is None else round(rec.source_fps, 3),
+                         cues=cues_from_events(events))
     return Analysis(rec, events, tracker.trace or [], report, tracker.exercise, frame_events)
 
 

@@ -41,7 +41,10 @@ class RepCompleted(Event):
     eccentric_s: float
     rom_deg: float
     form_score: float | None = None
-    warnings: tuple[str, ...] = ()
+    faults: tuple[str, ...] = ()      # fault codes of the exercise's form rules, worst first
+    rom_pct: float | None = None      # range of motion as a share of the exercise's full range
+    pause_s: float = 0.0              # time held at the turning point
+    good: bool = True                 # no fault of warning severity or worse
 
     @property
     def duration_s(self) -> float:
@@ -50,10 +53,15 @@ class RepCompleted(Event):
 
 @dataclass(frozen=True)
 class FormWarning(Event):
+    """A cue to say and show: a form fault (code = the rule's code) or a camera problem
+    (``not_found``, ``step_back``, ``turn_side``, ``face_camera``). ``message`` is the text for
+    both the voice and the screen; ``rep`` the count when it was said."""
+
     exercise: str
     code: str
     message: str
     severity: str = "warning"
+    rep: int = 0
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,7 @@ class HoldUpdated(Event):
     exercise: str
     held_s: float
     holding: bool
+    good_s: float | None = None   # of which in good form (no fault of the hold's form rules)
 
 
 @dataclass(frozen=True)

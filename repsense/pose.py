@@ -158,3 +158,40 @@ class PoseRecording:
             raise InputError(f"{path}: not a valid pose recording: {exc}") from None
         except (OSError, EOFError) as exc:
             raise InputError(f"{path}: cannot read the pose recording ({exc})") from None
+
+
+_CSV_LANDMARKS = {lm.name.lower(): lm for lm in Landmark}
+
+
+def read_landmark_csv(path: str | pathlib.Path) -> tuple[np.ndarray, np.ndarray]:
+    """A table of labelled frames (``label,<landmark>_x,<landmark>_y,<landmark>_z,<landmark>_v,...``,
+    the layout of the form-label CSVs) as ``(labels (N,), poses (N, 33, 4))``. Landmarks the file
+    lacks are NaN; other columns (e.g. precomputed angles) are ignored."""
+    import csv
+
+    path = pathlib.Path(path)
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    if not rows or not rows[0] or rows[0][0] != "label":
+        raise InputError(f"{path}: expected a header starting with 'label'")
+    header = rows[0]
+    cols = []
+    for i, col in enumerate(header[1:], 1):
+        name, _, comp = col.rpartition("_")
+        if name in _CSV_LANDMARKS and comp in ("x", "y", "z", "v"):
+            cols.append((i, _CSV_LANDMARKS[name], "xyzv".index(comp)))
+    if not cols:
+        raise InputError(f"{path}: no landmark columns (e.g. left_shoulder_x)")
+    body = [r for r in rows[1:] if r]
+    labels = np.array([r[0].strip() for r in body])
+    poses = np.full((len(body), 33, 4), np.nan, np.float32)
+    try:
+        vals = np.array([[float(r[i]) for i, _, _ in cols] for r in body], np.float32)
+    except (ValueError, IndexError) as exc:
+        raise InputError(f"{path}: malformed row ({exc})") from None
+    for k, (_, lm, comp) in enumerate(cols):
+        poses[:, lm, comp] = vals[:, k] if len(body) else []
+    return labels, poses

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from repsense.events import Event, ExerciseDetected, HoldUpdated, RepCompleted
+from repsense.events import Event, ExerciseDetected, FormWarning, HoldUpdated, RepCompleted
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,10 @@ class RepDetail:
     eccentric_s: float
     rom_deg: float
     form_score: float | None = None
-    warnings: tuple[str, ...] = ()
+    faults: tuple[str, ...] = ()
+    rom_pct: float | None = None
+    pause_s: float = 0.0
+    good: bool = True
 
 
 @dataclass
@@ -30,7 +33,32 @@ class ExerciseReport:
     start_s: float | None = None
     end_s: float | None = None
     hold_s: float | None = None
+    hold_good_s: float | None = None
     reps_detail: list[RepDetail] = field(default_factory=list)
+
+    @property
+    def good_reps(self) -> int:
+        return sum(r.good for r in self.reps_detail)
+
+    @property
+    def fault_counts(self) -> dict[str, int]:
+        """How many reps showed each fault, most frequent first."""
+        counts: dict[str, int] = {}
+        for r in self.reps_detail:
+            for code in r.faults:
+                counts[code] = counts.get(code, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A cue that was said (FormWarning): at ``t_s`` source seconds."""
+
+    t_s: float
+    exercise: str
+    code: str
+    message: str
+    severity: str
 
 
 @dataclass
@@ -45,6 +73,7 @@ class InputReport:
     exercises: list[ExerciseReport]
     error: str | None = None
     source_fps: float | None = None
+    cues: list[Cue] = field(default_factory=list)
 
     @property
     def total_reps(self) -> int:
@@ -53,9 +82,12 @@ class InputReport:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["total_reps"] = self.total_reps
-        for ex in d["exercises"]:
+        d["good_reps"] = sum(e.good_reps for e in self.exercises)
+        for ex, seg in zip(d["exercises"], self.exercises):
+            ex["good_reps"] = seg.good_reps
+            ex["faults"] = seg.fault_counts
             for rep in ex["reps_detail"]:
-                rep["warnings"] = list(rep["warnings"])
+                rep["faults"] = list(rep["faults"])
         return d
 
 
@@ -83,15 +115,22 @@ def segments_from_events(events: Iterable[Event]) -> list[ExerciseReport]:
             seg.reps_detail.append(RepDetail(
                 start_s=round(start, 3), end_s=round(end, 3), duration_s=round(end - start, 3),
                 concentric_s=round(ev.concentric_s, 3), eccentric_s=round(ev.eccentric_s, 3),
-                rom_deg=round(ev.rom_deg, 1), form_score=ev.form_score, warnings=ev.warnings))
+                rom_deg=round(ev.rom_deg, 1), form_score=ev.form_score, faults=ev.faults,
+                rom_pct=ev.rom_pct, pause_s=ev.pause_s, good=ev.good))
         elif isinstance(ev, HoldUpdated) and ev.held_s > 0:
             seg = current(ev.exercise)
             seg.hold_s = round(ev.held_s, 2)
+            seg.hold_good_s = ev.good_s
             t = ev.timestamp_ms / 1000.0
             if seg.start_s is None:
                 seg.start_s = round(t - ev.held_s, 3)
             seg.end_s = t
     return [s for s in segments if s.reps > 0 or (s.hold_s or 0) > 0]
+
+
+def cues_from_events(events: Iterable[Event]) -> list[Cue]:
+    return [Cue(round(e.timestamp_ms / 1000.0, 3), e.exercise, e.code, e.message, e.severity)
+            for e in events if isinstance(e, FormWarning)]
 
 
 def format_text(report: InputReport) -> str:
@@ -109,13 +148,27 @@ def format_text(report: InputReport) -> str:
     for ex in report.exercises:
         span = f"{ex.start_s:.1f}-{ex.end_s:.1f} s" if ex.start_s is not None else ""
         if ex.hold_s is not None and ex.reps == 0:
-            lines.append(f"  {ex.name}: held {ex.hold_s:.1f} s ({span})")
+            good = f", {ex.hold_good_s:.1f} s in good form" if ex.hold_good_s is not None else ""
+            lines.append(f"  {ex.name}: held {ex.hold_s:.1f} s{good} ({span})")
             continue
-        lines.append(f"  {ex.name}: {ex.reps} reps ({span})")
-        lines.append("     #  start_s    end_s  dur_s  concentric_s  eccentric_s  rom_deg")
+        judged = any(r.form_score is not None for r in ex.reps_detail)
+        good = f", {ex.good_reps} good" if judged else ""
+        lines.append(f"  {ex.name}: {ex.reps} reps{good} ({span})")
+        if ex.fault_counts:
+            lines.append("  faults: " + ", ".join(f"{code} x{n}"
+                                                  for code, n in ex.fault_counts.items()))
+        lines.append("     #  start_s    end_s  dur_s  concentric_s  eccentric_s  pause_s  rom_deg"
+                     "  rom_%  score  faults")
         for i, r in enumerate(ex.reps_detail, 1):
+            rom_pct = f"{r.rom_pct:6.0f}" if r.rom_pct is not None else "     -"
+            score = f"{r.form_score:5.0f}" if r.form_score is not None else "    -"
             lines.append(f"  {i:4d} {r.start_s:8.2f} {r.end_s:8.2f} {r.duration_s:6.2f} "
-                         f"{r.concentric_s:13.2f} {r.eccentric_s:12.2f} {r.rom_deg:8.1f}")
+                         f"{r.concentric_s:13.2f} {r.eccentric_s:12.2f} {r.pause_s:8.2f} "
+                         f"{r.rom_deg:8.1f} {rom_pct} {score}  {' '.join(r.faults) or '-'}")
+    if report.cues:
+        lines.append("  cues:")
+        for c in report.cues:
+            lines.append(f"  {c.t_s:8.1f} s  [{c.severity}] {c.message}")
     lines.append(f"  total: {report.total_reps} reps")
     return "\n".join(lines)
 

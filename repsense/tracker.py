@@ -12,9 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from repsense.coaching import Coach
 from repsense.counting import HoldTimer, Phase, Rep, RepCounter
 from repsense.events import (Event, ExerciseDetected, HoldUpdated, PersonLost, RepCompleted,
                              SessionEnded)
+from repsense.form import Fault, FormJudge
 from repsense.generic import MotionSignal
 from repsense.exercises import GENERIC, CountSpec, ExerciseSpec, SignalSpec, catalog, get_spec
 from repsense.pose import is_missing, validate_pose
@@ -28,6 +30,8 @@ PERSON_LOST_MS = 1000
 REPLAY_MS = 4000
 IDLE = "idle"
 TRAVEL_WINDOW_MS = 500
+# Pause at the turning point: time the signal stays within this share of the rep's range of it.
+PAUSE_BAND = 0.1
 
 # The class-agnostic counter: the body along its main direction of motion, in body sizes
 # (RMS joint distance from their mean; repsense.signals.body_spread).
@@ -48,6 +52,7 @@ class Sample:
     values: tuple[float, ...]  # the driving signal, one per counted side (NaN when gated)
     phase: str
     exercise: str = ""
+    faults: tuple[str, ...] = ()   # frame faults in progress (form rules judged per frame)
 
 
 class ExerciseCounter:
@@ -68,6 +73,11 @@ class ExerciseCounter:
             spec.signal.type == "motion" else None
         self._last_hold_report = -1
         self.last_values: tuple[float, ...] = (math.nan,) * max(1, sides)
+        self.form = FormJudge(spec, aspect)
+        self.faults_seen: list[Fault] = []       # since the coach last took them
+        self._signal_history: list[deque[tuple[int, float]]] = [deque() for _ in range(sides)]
+        self._good_s = 0.0
+        self._last_t: int | None = None
 
     @property
     def phase(self) -> str:
@@ -117,10 +127,25 @@ class ExerciseCounter:
         raise AssertionError(f"signal type {sig.type!r} has no per-frame value")
 
     # --- update -------------------------------------------------------------------------------
+    def take_faults(self) -> list[Fault]:
+        out, self.faults_seen = self.faults_seen, []
+        return out
+
     def update(self, pose: np.ndarray, t: int) -> list[Event]:
         gated = not self._posture_ok(pose) or self._travelling(pose, t)
+        if gated:
+            self.form.close()
+            self.form.view = None
         if self._hold is not None:
-            return self._update_hold(not gated and self._in_hold_position(pose), t)
+            in_position = not gated and self._in_hold_position(pose)
+            if in_position:   # a hold's form is judged while it is held, not while setting up
+                self.faults_seen.extend(self.form.update(pose, t))
+            else:
+                self.form.close()
+            return self._update_hold(in_position, t)
+        if not gated:
+            at_rest = all(c.phase is Phase.REST for c in self._counters)
+            self.faults_seen.extend(self.form.update(pose, t, at_rest))
         if self._motion is not None:
             samples = [] if gated else self._motion.update(pose, t)
             self.last_values = (samples[-1][1] if samples else math.nan,)
@@ -133,6 +158,10 @@ class ExerciseCounter:
         """Feed one sample per counter (taken at ``t``, known at ``now``); events for new reps."""
         events: list[Event] = []
         for i, (counter, value) in enumerate(zip(self._counters, values)):
+            history = self._signal_history[i]
+            history.append((t, value))
+            while t - history[0][0] > counter.spec.max_rep_s * 1000 + 1000:
+                history.popleft()
             rep = counter.update(value, t)
             if rep is None:
                 continue
@@ -140,8 +169,25 @@ class ExerciseCounter:
                 self._last_reps[i] = rep
                 continue
             self._last_reps[i] = rep
-            events.append(self._rep_event(rep, now))
+            events.append(self._rep_event(rep, now, self._pause_s(history, rep)))
         return events
+
+    @staticmethod
+    def _pause_s(history: deque[tuple[int, float]], rep: Rep) -> float:
+        """How long the signal stayed near its turning value around the bottom of the rep."""
+        band = PAUSE_BAND * rep.rom
+        near = [(ts, not math.isnan(v) and abs(v - rep.turn_value) <= band)
+                for ts, v in history if rep.start_ms <= ts <= rep.end_ms]
+        times = [ts for ts, _ in near]
+        if not times:
+            return 0.0
+        i = min(range(len(times)), key=lambda k: abs(times[k] - rep.bottom_ms))
+        lo = hi = i
+        while lo > 0 and near[lo - 1][1]:
+            lo -= 1
+        while hi < len(near) - 1 and near[hi + 1][1]:
+            hi += 1
+        return (times[hi] - times[lo]) / 1000.0
 
     def _counted_by_other_side(self, side: int, rep: Rep) -> bool:
         """Both arms curling together are one rep: skip a rep that overlaps the other side's."""
@@ -154,8 +200,10 @@ class ExerciseCounter:
                 return True
         return False
 
-    def _rep_event(self, rep: Rep, t: int) -> RepCompleted:
+    def _rep_event(self, rep: Rep, t: int, pause_s: float = 0.0) -> RepCompleted:
         self.count += 1
+        form = self.form.judge_rep(rep)
+        self.faults_seen.extend(f for f in form.faults if f.start_ms == f.end_ms)  # bottom/top
         away_s = (rep.bottom_ms - rep.start_ms) / 1000.0
         back_s = (rep.end_ms - rep.bottom_ms) / 1000.0
         eccentric, concentric = (away_s, back_s) if self.spec.count and \
@@ -164,7 +212,9 @@ class ExerciseCounter:
             t, exercise=self.spec.name, count=self.count, start_ms=rep.start_ms,
             end_ms=rep.end_ms, bottom_ms=rep.bottom_ms, concentric_s=concentric,
             eccentric_s=eccentric, rom_deg=rep.rom if self.spec.signal.type in ("angle", "vertical")
-            else math.nan, person_id=self.person_id)
+            else math.nan, form_score=form.score if self.spec.form else None,
+            faults=tuple(f.code for f in form.faults), rom_pct=form.rom_pct,
+            pause_s=round(pause_s, 2), good=form.good, person_id=self.person_id)
 
     def _in_hold_position(self, pose: np.ndarray) -> bool:
         """In one of the hold's positions, every condition measured (not merely not contradicted)."""
@@ -179,19 +229,28 @@ class ExerciseCounter:
     def _update_hold(self, in_position: bool, t: int) -> list[Event]:
         assert self._hold is not None
         self.last_values = (1.0 if in_position else 0.0,)
+        last, self._last_t = self._last_t, t
         change = self._hold.update(in_position, t)
+        if self._hold.holding and in_position and last is not None and not self.form.active:
+            self._good_s += (t - last) / 1000.0
         whole = int(self._hold.held_s)
         if change is not None or (self._hold.holding and whole != self._last_hold_report):
             self._last_hold_report = whole
-            return [HoldUpdated(t, exercise=self.spec.name, held_s=round(self._hold.held_s, 2),
-                                holding=self._hold.holding, person_id=self.person_id)]
+            return [self._hold_event(t)]
         return []
 
+    def _hold_event(self, t: int) -> HoldUpdated:
+        assert self._hold is not None
+        good = min(self._good_s, self._hold.held_s) if self.spec.form else None
+        return HoldUpdated(t, exercise=self.spec.name, held_s=round(self._hold.held_s, 2),
+                           holding=self._hold.holding, person_id=self.person_id,
+                           good_s=None if good is None else round(good, 2))
+
     def finish(self, t: int) -> list[Event]:
+        self.form.close()
         if self._hold is not None and self._hold.holding:
             self._hold.holding = False
-            return [HoldUpdated(t, exercise=self.spec.name, held_s=round(self._hold.held_s, 2),
-                                holding=False, person_id=self.person_id)]
+            return [self._hold_event(t)]
         return []
 
 
@@ -211,6 +270,7 @@ class Tracker:
         self.aspect = aspect
         self.person_id = person_id
         self._smoother = OneEuroFilter()
+        self._coach = Coach(person_id)
         self._recognizer = None
         self._counter: ExerciseCounter | None = None
         self._history: deque[tuple[int, np.ndarray]] = deque()
@@ -257,11 +317,13 @@ class Tracker:
                 events.append(PersonLost(t, last_seen_ms=self._last_seen_ms,
                                          person_id=self.person_id))
             self._smoother.reset()
+            events.extend(self._coach.update(t, None, self._spec, None))
             self._record(t, None)
             return events
         self._last_seen_ms = t
         self._lost = False
-        smooth = self._smoother(gate_visibility(pose, MIN_VISIBILITY), t)
+        gated = gate_visibility(pose, MIN_VISIBILITY)
+        smooth = self._smoother(gated, t)
         if self._recognizer is not None:
             detected = self._recognizer.update(pose, t)  # type: ignore[attr-defined]
             self._history.append((t, smooth))
@@ -270,12 +332,22 @@ class Tracker:
             if detected is not None:
                 events.append(detected)
                 events.extend(self._switch(detected.exercise, t))
-                self._record(t, smooth)
-                return self._counted(events)
+                return self._counted(self._coached(events, gated, t), smooth, t)
         if self._counter is not None:
             events.extend(self._counter.update(smooth, t))
-        self._record(t, smooth)
-        return self._counted(events)
+        return self._counted(self._coached(events, gated, t), smooth, t)
+
+    @property
+    def _spec(self) -> ExerciseSpec | None:
+        return self._counter.spec if self._counter is not None else None
+
+    def _coached(self, events: list[Event], gated: np.ndarray, t: int) -> list[Event]:
+        counter = self._counter
+        if counter is None:
+            return events + self._coach.update(t, gated, None, None)
+        self._coach.count = counter.count
+        return events + self._coach.update(t, gated, counter.spec, counter.form.view,
+                                           counter.take_faults())
 
     def _switch(self, name: str, t: int) -> list[Event]:
         """Close the current segment and start counting ``name`` from the poses since the last
@@ -291,8 +363,11 @@ class Tracker:
         self._history.clear()
         return events
 
-    def _counted(self, events: list[Event]) -> list[Event]:
+    def _counted(self, events: list[Event], seen: np.ndarray | None = None,
+                 t: int | None = None) -> list[Event]:
         self.total_reps += sum(isinstance(e, RepCompleted) for e in events)
+        if t is not None:
+            self._record(t, seen)
         return events
 
     def finish(self) -> list[Event]:
@@ -310,7 +385,8 @@ class Tracker:
         else:
             values = counter.last_values if seen is not None else \
                 (math.nan,) * len(counter.last_values)
-        self.trace.append(Sample(t, values, self.phase, self.exercise))
+        faults = tuple(counter.form.active) if counter is not None and seen is not None else ()
+        self.trace.append(Sample(t, values, self.phase, self.exercise, faults))
 
 
 class PeopleTracker:

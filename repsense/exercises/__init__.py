@@ -59,6 +59,52 @@ class CountSpec:
     turn_bound: float | None = None
     away_phase: str = "eccentric"
     min_phase_s: float = 0.2
+    full_rom: float | None = None   # the exercise's full range (signal units): ROM % per rep
+
+
+FORM_WHEN = ("rep", "bottom", "top", "always")
+SEVERITIES = ("info", "warning", "critical")   # in rising order
+VIEWS = ("any", "side", "front")
+REP_MEASURES = ("rep_rest", "rep_turn", "rep_rom")
+
+
+@dataclass(frozen=True)
+class FormRule:
+    """One thing a coach checks (repsense.form). ``measure`` is a frame measure
+    (repsense.form.FORM_MEASURES) or a value of the counted rep: ``rep_rest`` (the driving
+    signal at the start position), ``rep_turn`` (at the turning point), ``rep_rom``.
+
+    when: ``rep`` - out of range for ``min_s`` at any time during a rep; ``bottom`` / ``top`` - at
+        the turning point / the start position (the best value within a short window counts, so
+        one noisy frame does not fail a rep); ``always`` - for holds, any time in position.
+    min / max: the acceptable range; outside it is the fault.
+    view: judge only when the camera sees the body from this side (repsense.form.view_of).
+    cue: the short instruction said and shown; the same text serves the speech and the web page.
+    relative: judge the change from the start position instead of the value (for measures
+        whose zero differs between people and cameras, e.g. the heel landmark's height).
+    source: where the threshold comes from (labelled data or coaching literature).
+    """
+
+    code: str
+    cue: str
+    measure: str
+    when: str = "rep"
+    min: float | None = None
+    max: float | None = None
+    severity: str = "warning"
+    view: str = "any"
+    min_s: float = 0.3
+    relative: bool = False
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    """How the camera should see this exercise: ``view`` (side, front or any) and the side-less
+    joints that must be visible (default: the driving signal's)."""
+
+    view: str = "any"
+    visible: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +143,8 @@ class ExerciseSpec:
     hold: HoldSpec | None = None
     posture: tuple[Condition, ...] = ()
     max_travel_speed: float | None = 1.0  # torso lengths / s of the hips; faster = walking, no count
+    form: tuple[FormRule, ...] = ()
+    camera: CameraSpec = CameraSpec()
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -139,11 +187,14 @@ def parse_spec(data: dict[str, Any], where: str) -> ExerciseSpec:
         if not 0 < count_spec.min_rep_s < count_spec.max_rep_s:
             raise InputError(f"{where}: need 0 < min_rep_s < max_rep_s")
     posture = _conditions(data.pop("posture", []), f"{where} [[posture]]")
+    form = _form(data.pop("form", []), signal, f"{where} [[form]]")
+    camera = _camera(data.pop("camera", {}), signal, f"{where} [camera]")
     spec = ExerciseSpec(
         name=name, display=data.pop("display", name.replace("_", " ")), signal=signal,
         count=count_spec,
         hold=_hold(hold, f"{where} [hold]") if hold is not None else None,
-        posture=posture, max_travel_speed=data.pop("max_travel_speed", 1.0),
+        posture=posture, max_travel_speed=data.pop("max_travel_speed", 1.0), form=form,
+        camera=camera,
         notes=data.pop("notes", ""), extra=data.pop("extra", {}),
     )
     if data:
@@ -175,6 +226,47 @@ def _conditions(items: list[dict[str, Any]], where: str) -> tuple[Condition, ...
         if c.measure not in MEASURES:
             raise InputError(f"{where}: unknown measure {c.measure!r}; known: {sorted(MEASURES)}")
     return conds
+
+
+def _form(items: list[dict[str, Any]], signal: SignalSpec | None,
+          where: str) -> tuple[FormRule, ...]:
+    from repsense.form import FORM_MEASURES
+
+    rules = tuple(_build(FormRule, r, f"{where}[{i}]") for i, r in enumerate(items))
+    codes: set[str] = set()
+    for r in rules:
+        if not r.code.isidentifier() or r.code in codes:
+            raise InputError(f"{where}: rule codes must be unique snake_case names, got {r.code!r}")
+        codes.add(r.code)
+        if r.when not in FORM_WHEN or r.severity not in SEVERITIES or r.view not in VIEWS:
+            raise InputError(f"{where} {r.code}: when in {FORM_WHEN}, severity in {SEVERITIES}, "
+                             f"view in {VIEWS}")
+        if r.measure not in FORM_MEASURES and r.measure not in REP_MEASURES:
+            raise InputError(f"{where} {r.code}: unknown measure {r.measure!r}; known: "
+                             f"{sorted(FORM_MEASURES) + list(REP_MEASURES)}")
+        if r.measure in REP_MEASURES and (signal is None or r.when not in ("bottom", "top")):
+            raise InputError(f"{where} {r.code}: {r.measure} is a value of a counted rep: "
+                             "use it with when = 'bottom' or 'top'")
+        if r.relative and r.measure in REP_MEASURES:
+            raise InputError(f"{where} {r.code}: relative applies to frame measures")
+        if r.min is None and r.max is None:
+            raise InputError(f"{where} {r.code}: give min, max or both")
+        if not r.cue.strip():
+            raise InputError(f"{where} {r.code}: a rule needs a cue")
+    return rules
+
+
+def _camera(table: dict[str, Any], signal: SignalSpec | None, where: str) -> CameraSpec:
+    from repsense.signals import JOINT_NAMES
+
+    cam: CameraSpec = _build(CameraSpec, table, where)
+    if cam.view not in VIEWS:
+        raise InputError(f"{where}: view must be one of {VIEWS}")
+    if any(j not in JOINT_NAMES for j in cam.visible):
+        raise InputError(f"{where}: visible joints must be from {sorted(JOINT_NAMES)}")
+    if not cam.visible and signal is not None and signal.type == "angle":
+        cam = CameraSpec(cam.view, signal.joints)
+    return cam
 
 
 def _hold(table: dict[str, Any], where: str) -> HoldSpec:
