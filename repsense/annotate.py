@@ -1,4 +1,5 @@
-"""Annotated video: the skeleton, the exercise, the count and the phase drawn on every frame."""
+"""Annotated video: the skeleton, the exercise, the count and the phase drawn on every frame, and
+the form faults and cues at the frames where they happen (in red)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import numpy as np
 
 from repsense.analysis import Analysis
 from repsense.errors import InputError
-from repsense.events import RepCompleted
+from repsense.events import FormWarning, RepCompleted
 from repsense.pose import SKELETON, is_missing
 from repsense.smoothing import MIN_VISIBILITY
 
 GREEN = (80, 200, 80)
 WHITE = (255, 255, 255)
 GREY = (140, 140, 140)
+RED = (60, 60, 235)
+CUE_SHOWN_MS = 2500     # a cue stays on screen this long
 
 
 def draw_pose(frame: np.ndarray, pose: np.ndarray) -> None:
@@ -34,7 +37,8 @@ def draw_pose(frame: np.ndarray, pose: np.ndarray) -> None:
         cv2.circle(frame, tuple(pts[i]), thick + 1, WHITE if vis[i] else GREY, -1, cv2.LINE_AA)
 
 
-def draw_panel(frame: np.ndarray, lines: list[str]) -> None:
+def draw_panel(frame: np.ndarray, lines: list[str], alerts: int = 0) -> None:
+    """Text lines top left; the last ``alerts`` lines in red."""
     import cv2
 
     h = frame.shape[0]
@@ -46,8 +50,36 @@ def draw_panel(frame: np.ndarray, lines: list[str]) -> None:
     cv2.rectangle(overlay, (0, 0), (width, pad + line_h * len(lines)), (0, 0, 0), -1)
     cv2.addWeighted(overlay, 0.55, frame, 0.45, 0, frame)
     for i, text in enumerate(lines):
+        color = RED if i >= len(lines) - alerts else WHITE
         cv2.putText(frame, text, (pad, pad + line_h * (i + 1) - int(8 * scale)),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, WHITE, max(1, round(2 * scale)), cv2.LINE_AA)
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, color, max(1, round(2 * scale)), cv2.LINE_AA)
+
+
+def fault_lines(analysis: Analysis) -> dict[int, list[str]]:
+    """Per frame index: the faults happening there (frame faults from the engine's trace, rep
+    faults at their spans) and the cues said in the last CUE_SHOWN_MS."""
+    rec = analysis.recording
+    t = rec.timestamp_ms
+    out: dict[int, list[str]] = {}
+
+    def add(i: int, text: str) -> None:
+        if text not in out.setdefault(i, []):
+            out[i].append(text)
+
+    for i, sample in enumerate(analysis.trace):
+        for code in sample.faults:
+            add(i, f"! {code}")
+    for ex in analysis.report.exercises:
+        for rep in ex.reps_detail:
+            for f in rep.faults:
+                lo, hi = f.start_s * 1000 - 200, f.end_s * 1000 + 200   # a turning-point fault
+                for i in np.nonzero((t >= lo) & (t <= hi))[0]:           # shows for ~0.4 s
+                    add(int(i), f"! {f.code}")
+    for e in analysis.events:
+        if isinstance(e, FormWarning):
+            for i in np.nonzero((t >= e.timestamp_ms) & (t < e.timestamp_ms + CUE_SHOWN_MS))[0]:
+                add(int(i), e.message)
+    return out
 
 
 def write_annotated(video: str | pathlib.Path, analysis: Analysis, out: str | pathlib.Path,
@@ -65,6 +97,7 @@ def write_annotated(video: str | pathlib.Path, analysis: Analysis, out: str | pa
     for i, evs in analysis.frame_events.items():
         counts[i:] += sum(isinstance(e, RepCompleted) for e in evs)
     fps = rec.fps or 15.0
+    faults = fault_lines(analysis)
     out = pathlib.Path(out)
     writer = None
     written = 0
@@ -85,7 +118,8 @@ def write_annotated(video: str | pathlib.Path, analysis: Analysis, out: str | pa
             lines = [f"{exercise}  reps {counts[i]}", f"phase {phase}  t {ts / 1000:.1f}s"]
             if is_missing(rec.landmarks[i]):
                 lines.append("no person in view")
-            draw_panel(frame, lines)
+            alerts = faults.get(i, [])
+            draw_panel(frame, lines + alerts, alerts=len(alerts))
             writer.write(frame)
             written += 1
     finally:

@@ -7,6 +7,7 @@ import math
 import os
 import pathlib
 import sys
+import time
 from typing import TextIO
 
 from repsense import __version__
@@ -56,6 +57,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         return 2
     paths = [pathlib.Path(p) for p in args.paths]
     human: TextIO = sys.stderr if args.json == "-" else sys.stdout
+    if args.speak or args.speak_wav:
+        from repsense.speech import espeak
+
+        espeak()   # fail before the long work when there is no voice
     reports: list[InputReport] = []
     failed = 0
     bar = _progress(len(paths))
@@ -87,6 +92,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
                 write_annotated(path, analysis, out, args.start, args.end, DEFAULT_POSE_FPS)
                 print(f"annotated video: {out}", file=sys.stderr)
+            out = _output_for(args.speak_wav, path, len(paths), ".wav")
+            if out is not None:
+                from repsense.speech import render_track
+
+                t = analysis.recording.timestamp_ms
+                start = args.start or 0.0
+                render_track(analysis.events, out, (t[-1] / 1000.0 - start) if len(t) else 0.0,
+                             start)
+                print(f"speech track: {out}", file=sys.stderr)
             out = _output_for(args.plot, path, len(paths), ".png")
             if out is not None:
                 from repsense.plot import write_plot
@@ -96,6 +110,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             if bar is not None:
                 bar.clear()
             print(format_text(analysis.report), file=human)
+            if args.speak:
+                _speak_paced(analysis.events, args.start or 0.0)
         except (BrokenPipeError, KeyboardInterrupt):
             raise
         except Exception as exc:  # noqa: BLE001 - one bad input must not lose the others
@@ -116,6 +132,24 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.json:
         write_json(to_json_doc(reports), args.json)
     return 1 if failed else 0
+
+
+def _speak_paced(events: list, start_s: float) -> None:
+    """Say the events aloud at the pace of the input's time line (Ctrl-C skips the rest)."""
+    from repsense.speech import Speaker
+
+    speaker = Speaker()
+    print("speaking the counts and cues (Ctrl-C to skip)", file=sys.stderr)
+    t0 = time.monotonic()
+    try:
+        for e in sorted(events, key=lambda e: e.timestamp_ms):
+            wait = (e.timestamp_ms / 1000.0 - start_s) - (time.monotonic() - t0)
+            if wait > 0:
+                time.sleep(wait)
+            speaker.handle([e])
+        speaker.close(wait=True)
+    except KeyboardInterrupt:
+        speaker.close(wait=False)
 
 
 class _Bar:
@@ -179,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-pose", metavar="OUT.npz", help="save the pose recording for replay")
     p.add_argument("--model", choices=["lite", "full"], default="full",
                    help="pose model (default: full)")
+    p.add_argument("--speak", action="store_true",
+                   help="say the counts and form cues aloud (espeak-ng) at the pace of the input")
+    p.add_argument("--speak-wav", metavar="OUT.wav",
+                   help="write the spoken counts and cues as a WAV track aligned with the input")
     p.set_defaults(func=cmd_analyze)
 
     from repsense.imu.cli import add_parsers as add_imu_parsers

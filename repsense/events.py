@@ -42,6 +42,7 @@ class RepCompleted(Event):
     rom_deg: float
     form_score: float | None = None
     faults: tuple[str, ...] = ()      # fault codes of the exercise's form rules, worst first
+    fault_spans: tuple[tuple[int, int], ...] = ()   # (start_ms, end_ms) of each fault
     rom_pct: float | None = None      # range of motion as a share of the exercise's full range
     pause_s: float = 0.0              # time held at the turning point
     good: bool = True                 # no fault of warning severity or worse

@@ -9,6 +9,7 @@ repsense.coaching's business, not this module's.
 from __future__ import annotations
 
 import math
+import warnings
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -432,10 +433,8 @@ class FormJudge:
 
 def _nanmedian(stack: np.ndarray) -> np.ndarray:
     """Column medians ignoring NaN; NaN where a column has no value (without numpy's warning)."""
-    out = np.full(stack.shape[1], np.nan)
-    for j in range(stack.shape[1]):
-        col = stack[:, j]
-        col = col[~np.isnan(col)]
-        if col.size:
-            out[j] = float(np.median(col))
-    return out
+    if not np.isnan(stack).any():
+        return np.median(stack, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # an all-NaN column: NaN is the answer
+        return np.nanmedian(stack, axis=0)

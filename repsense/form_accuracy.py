@@ -112,14 +112,19 @@ def _frame_verdicts(rule: LabelledRule, poses: np.ndarray, aspect: float) -> np.
     return out
 
 
+def _labelled(path: pathlib.Path) -> bool:
+    """A table of labelled landmark frames (not, e.g., the squat width table)."""
+    with open(path) as f:
+        return f.readline().startswith("label,")
+
+
 def evaluate(data_dir: str | pathlib.Path, aspect: float = DEFAULT_ASPECT,
              rules: tuple[LabelledRule, ...] = LABELLED) -> list[RuleScore]:
     """Score every labelled rule whose folder exists under ``data_dir``."""
     data_dir = pathlib.Path(data_dir)
     scores = []
     for rule in rules:
-        files = [f for f in sorted((data_dir / rule.folder).glob("*.csv"))
-                 if f.open().readline().startswith("label,")]   # not the width tables
+        files = [f for f in sorted((data_dir / rule.folder).glob("*.csv")) if _labelled(f)]
         score = RuleScore(rule, [f.name for f in files])
         for f in files:
             labels, poses = read_landmark_csv(f)

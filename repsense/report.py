@@ -10,6 +10,16 @@ from repsense.events import Event, ExerciseDetected, FormWarning, HoldUpdated, R
 
 
 @dataclass(frozen=True)
+class FaultSpan:
+    """A fault of one rep and when it was seen (source seconds; a fault judged at the turning
+    point or the start position has start_s == end_s)."""
+
+    code: str
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
 class RepDetail:
     start_s: float
     end_s: float
@@ -18,7 +28,7 @@ class RepDetail:
     eccentric_s: float
     rom_deg: float
     form_score: float | None = None
-    faults: tuple[str, ...] = ()
+    faults: tuple[FaultSpan, ...] = ()
     rom_pct: float | None = None
     pause_s: float = 0.0
     good: bool = True
@@ -45,8 +55,8 @@ class ExerciseReport:
         """How many reps showed each fault, most frequent first."""
         counts: dict[str, int] = {}
         for r in self.reps_detail:
-            for code in r.faults:
-                counts[code] = counts.get(code, 0) + 1
+            for f in r.faults:
+                counts[f.code] = counts.get(f.code, 0) + 1
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
@@ -86,8 +96,6 @@ class InputReport:
         for ex, seg in zip(d["exercises"], self.exercises):
             ex["good_reps"] = seg.good_reps
             ex["faults"] = seg.fault_counts
-            for rep in ex["reps_detail"]:
-                rep["faults"] = list(rep["faults"])
         return d
 
 
@@ -115,7 +123,9 @@ def segments_from_events(events: Iterable[Event]) -> list[ExerciseReport]:
             seg.reps_detail.append(RepDetail(
                 start_s=round(start, 3), end_s=round(end, 3), duration_s=round(end - start, 3),
                 concentric_s=round(ev.concentric_s, 3), eccentric_s=round(ev.eccentric_s, 3),
-                rom_deg=round(ev.rom_deg, 1), form_score=ev.form_score, faults=ev.faults,
+                rom_deg=round(ev.rom_deg, 1), form_score=ev.form_score,
+                faults=tuple(FaultSpan(code, round(a / 1000.0, 3), round(b / 1000.0, 3))
+                             for code, (a, b) in zip(ev.faults, ev.fault_spans)),
                 rom_pct=ev.rom_pct, pause_s=ev.pause_s, good=ev.good))
         elif isinstance(ev, HoldUpdated) and ev.held_s > 0:
             seg = current(ev.exercise)
@@ -164,7 +174,7 @@ def format_text(report: InputReport) -> str:
             score = f"{r.form_score:5.0f}" if r.form_score is not None else "    -"
             lines.append(f"  {i:4d} {r.start_s:8.2f} {r.end_s:8.2f} {r.duration_s:6.2f} "
                          f"{r.concentric_s:13.2f} {r.eccentric_s:12.2f} {r.pause_s:8.2f} "
-                         f"{r.rom_deg:8.1f} {rom_pct} {score}  {' '.join(r.faults) or '-'}")
+                         f"{r.rom_deg:8.1f} {rom_pct} {score}  {' '.join(f.code for f in r.faults) or '-'}")
     if report.cues:
         lines.append("  cues:")
         for c in report.cues:

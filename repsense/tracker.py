@@ -213,7 +213,8 @@ class ExerciseCounter:
             end_ms=rep.end_ms, bottom_ms=rep.bottom_ms, concentric_s=concentric,
             eccentric_s=eccentric, rom_deg=rep.rom if self.spec.signal.type in ("angle", "vertical")
             else math.nan, form_score=form.score if self.spec.form else None,
-            faults=tuple(f.code for f in form.faults), rom_pct=form.rom_pct,
+            faults=tuple(f.code for f in form.faults),
+            fault_spans=tuple((f.start_ms, f.end_ms) for f in form.faults), rom_pct=form.rom_pct,
             pause_s=round(pause_s, 2), good=form.good, person_id=self.person_id)
 
     def _in_hold_position(self, pose: np.ndarray) -> bool:
