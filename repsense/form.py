@@ -9,7 +9,6 @@ repsense.coaching's business, not this module's.
 from __future__ import annotations
 
 import math
-import warnings
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -432,9 +431,11 @@ class FormJudge:
 
 
 def _nanmedian(stack: np.ndarray) -> np.ndarray:
-    """Column medians ignoring NaN; NaN where a column has no value (without numpy's warning)."""
-    if not np.isnan(stack).any():
-        return np.median(stack, axis=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)   # an all-NaN column: NaN is the answer
-        return np.nanmedian(stack, axis=0)
+    """Column medians of ``(rows, cols)`` ignoring NaN; NaN where a column has no value.
+    (numpy's nanmedian goes through masked arrays: ten times slower on these small windows.)"""
+    ordered = np.sort(stack, axis=0)                  # NaN sorts last
+    n = (~np.isnan(stack)).sum(axis=0)
+    cols = np.arange(stack.shape[1])
+    lo, hi = np.maximum((n - 1) // 2, 0), np.maximum(n // 2, 0)
+    med = (ordered[lo, cols] + ordered[hi, cols]) / 2.0
+    return np.where(n > 0, med, np.nan)

@@ -161,3 +161,18 @@ def test_plank_time_in_good_form(dev_runs):
     assert seg["hold_good_s"] is not None
     assert 0.8 * seg["hold_s"] <= seg["hold_good_s"] <= seg["hold_s"]
     assert not math.isnan(seg["hold_good_s"])
+
+
+def test_window_median_matches_numpy():
+    import warnings
+
+    from repsense.form import _nanmedian
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        a = rng.normal(size=(int(rng.integers(1, 9)), 5))
+        a[rng.random(a.shape) < 0.3] = np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            expected = np.nanmedian(a, axis=0)
+        np.testing.assert_allclose(_nanmedian(a), expected)
