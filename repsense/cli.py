@@ -15,6 +15,10 @@ from repsense.errors import RepsenseError
 from repsense.jsonio import write_json
 
 
+# Frames darker than this (mean 0-255) are too dark for the pose model to find a person.
+DARK_BRIGHTNESS = 40.0
+
+
 def _err(msg: str) -> None:
     print(f"repsense: {msg}", file=sys.stderr)
 
@@ -78,6 +82,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                     frame_bar.close()
             analysis = run_engine(rec, args.exercise)
             if analysis.report.person_frames == 0:
+                dark = rec.unseen_brightness
+                if dark is not None and dark < DARK_BRIGHTNESS:
+                    raise RepsenseError(
+                        f"{path}: nobody was found in {analysis.report.frames} frames, and the "
+                        f"video is very dark (mean brightness {dark:.0f}/255): light the room "
+                        "or turn up the camera's exposure")
                 raise RepsenseError(
                     f"{path}: nobody was found in {analysis.report.frames} frames; the whole body "
                     "should be in view, lit, and not too small")

@@ -100,6 +100,9 @@ class PoseRecording:
     image_size: tuple[int, int] | None = None
     source: str = ""
     source_fps: float | None = None
+    # Mean brightness (0-255) of the video frames in which nobody was found, when decoded here
+    # (not saved): tells "too dark" from "nobody there".
+    unseen_brightness: float | None = None
 
     def __post_init__(self) -> None:
         lm = np.asarray(self.landmarks, dtype=np.float32)

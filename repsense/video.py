@@ -135,12 +135,15 @@ def extract_pose(path: str | pathlib.Path, backend: object | None = None, *,
     be = create_backend(model) if backend is None else backend
     poses: list[np.ndarray] = []
     stamps: list[int] = []
+    unseen: list[float] = []
     try:
         for index, ts, bgr, in_span in pose_frames(path, start_s, end_s, max_fps):
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             pose = be.estimate(rgb, ts)  # type: ignore[attr-defined]
             if not in_span:
                 continue
+            if pose is None:
+                unseen.append(float(bgr[::8, ::8].mean()))
             poses.append(missing_pose() if pose is None else pose)
             stamps.append(ts)
             if progress is not None:
@@ -151,4 +154,5 @@ def extract_pose(path: str | pathlib.Path, backend: object | None = None, *,
     if not poses:
         raise InputError(f"{path}: no frames in the requested time span")
     return PoseRecording(np.stack(poses), np.asarray(stamps, np.int64), (info.width, info.height),
-                         source=str(path), source_fps=info.fps)
+                         source=str(path), source_fps=info.fps,
+                         unseen_brightness=float(np.mean(unseen)) if unseen else None)

@@ -27,12 +27,13 @@ def synthetic_video(tmp_path: pathlib.Path):  # type: ignore[no-untyped-def]
     """Write a small video with no person in it (moving gradient), return its path."""
     import cv2
 
-    def make(name: str = "empty_room.mp4", frames: int = 30, size: tuple[int, int] = (160, 120)):
+    def make(name: str = "empty_room.mp4", frames: int = 30, size: tuple[int, int] = (160, 120),
+             brightness: int = 255):
         path = tmp_path / name
         w, h = size
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 15.0, (w, h))
         for i in range(frames):
-            x = np.linspace(0, 255, w, dtype=np.uint8)
+            x = np.linspace(0, brightness, w).astype(np.uint8)
             frame = np.dstack([np.tile(np.roll(x, i * 3), (h, 1))] * 3)
             writer.write(frame)
         writer.release()

@@ -86,7 +86,14 @@ def test_video_without_a_person(capsys, synthetic_video):
     path = synthetic_video()
     code, _, err = run_cli(capsys, "analyze", str(path))
     assert code == 1
-    assert "nobody was found" in err
+    assert "nobody was found" in err and "dark" not in err
+
+
+def test_dark_video_says_it_is_too_dark(capsys, synthetic_video):
+    path = synthetic_video("dark_room.mp4", brightness=30)
+    code, _, err = run_cli(capsys, "analyze", str(path))
+    assert code == 1
+    assert "nobody was found" in err and "very dark" in err
 
 
 @pytest.mark.parametrize("arrays, message", [
