@@ -1,6 +1,7 @@
 """IMU path figures on the Exermote recordings, leaving one individual out at a time.
 
     .venv/bin/python bench/imu_accuracy.py                 # shipped fold models (numpy only)
+    .venv/bin/python bench/imu_accuracy.py --folds A,B     # the fold models in A and B, averaged
     .venv/bin/python bench/imu_accuracy.py --train DIR     # retrain the 4 fold CNNs (torch) into DIR, score them
     .venv/bin/python bench/imu_accuracy.py --gbm           # LightGBM over window features, same counter (lightgbm)
     .venv/bin/python bench/imu_accuracy.py --json out.json # also write every figure and per-set count
@@ -72,6 +73,8 @@ def main() -> int:
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--train", metavar="DIR", help="retrain the fold CNNs into DIR (needs torch)")
     ap.add_argument("--gbm", action="store_true", help="LightGBM window-feature baseline (needs lightgbm)")
+    ap.add_argument("--folds", metavar="DIR[,DIR...]", default=str(FOLDS),
+                    help="score the fold models in DIR (several: their ensemble, probabilities averaged)")
     ap.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args()
@@ -92,7 +95,8 @@ def main() -> int:
                 fold_model_path(out, k))
             models[k] = StepModel.load(fold_model_path(out, k))
         else:
-            models[k] = StepModel.load(fold_model_path(FOLDS, k))
+            members = [StepModel.load(fold_model_path(Path(d), k)) for d in args.folds.split(",")]
+            models[k] = members[0] if len(members) == 1 else StepModel.ensemble(members)
     items = [(f"individual {d.individual}", d.recording, models[d.individual]) for d in data]
     ev = evaluate(items)
     title = "LightGBM window features" if args.gbm else "1-D CNN (numpy runtime)"

@@ -1,5 +1,6 @@
-"""``imu train`` end to end on two real recordings for one epoch: the torch network is exported to
-the numpy runtime (train_model checks numpy against torch) and the CLI writes loadable models."""
+"""``imu train`` end to end on two real recordings for one epoch: the torch networks (two seeds,
+time-warp augmentation) are exported to the numpy runtime (train_model checks numpy against
+torch) and the CLI writes loadable ensembles with their step decoder settings."""
 
 from __future__ import annotations
 
@@ -29,9 +30,12 @@ def test_train_one_epoch_writes_numpy_models(tmp_path: Path) -> None:
         shutil.copy(EXERMOTE / f, data / f)
     out = tmp_path / "model.npz"
     assert main(["train", "--data", str(data), "--out", str(out), "--epochs", "1", "--folds",
-                 "--folds-dir", str(tmp_path / "folds")]) == 0
+                 "--folds-dir", str(tmp_path / "folds"), "--seeds", "0,1"]) == 0
     model = StepModel.load(out)
-    assert model.info["individuals"] == [3, 4] and model.info["epochs"] == 1
+    assert model.info["individuals"] == [3, 4] and model.info["epochs"] == 1 and model.info["seeds"] == [0, 1]
+    assert [m.info["seed"] for m in model.members] == [0, 1]
+    decoder = model.decoder()
+    assert decoder is not None and decoder.durations[0][0] >= 5  # rep durations learned from the labels
     assert sorted(p.name for p in (tmp_path / "folds").iterdir()) == \
         ["step_cnn_without_3.npz", "step_cnn_without_4.npz"]
     probs = model.predict_proba(np.zeros((2, model.length, 13), dtype=np.float32))

@@ -84,14 +84,19 @@ def cmd_listen(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from repsense.imu.model import DEFAULT_MODEL_PATH
-    from repsense.imu.training import TrainConfig, fold_model_path, load_labelled, train_model
+    from repsense.imu.training import TrainConfig, fold_model_path, load_labelled, train_ensemble
 
     try:
         data = load_labelled(args.data)
     except RepsenseError as exc:
         _err(str(exc))
         return 2
-    cfg = TrainConfig(epochs=args.epochs, seed=args.seed)
+    cfg = TrainConfig(epochs=args.epochs)
+    try:
+        seeds = tuple(int(v) for v in str(args.seeds).split(","))
+    except ValueError:
+        _err(f"--seeds must be comma-separated integers, got {args.seeds!r}")
+        return 2
     out = Path(args.out or DEFAULT_MODEL_PATH)
     log = (lambda s: print(s, file=sys.stderr))
     try:
@@ -100,11 +105,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             folds_dir.mkdir(parents=True, exist_ok=True)
             for ind in sorted({d.individual for d in data}):
                 print(f"fold without individual {ind}", file=sys.stderr)
-                model = train_model([d for d in data if d.individual != ind], cfg, log)
+                model = train_ensemble([d for d in data if d.individual != ind], cfg, seeds, log)
                 model.save(fold_model_path(folds_dir, ind))
                 print(f"wrote {fold_model_path(folds_dir, ind)}", file=sys.stderr)
         print("model on all recordings", file=sys.stderr)
-        train_model(data, cfg, log).save(out)
+        train_ensemble(data, cfg, seeds, log).save(out)
     except RepsenseError as exc:
         _err(str(exc))
         return 2
@@ -184,7 +189,10 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
                    help="also train one model per left-out individual (for 'evaluate --loio')")
     p.add_argument("--folds-dir", metavar="DIR")
     p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
+    from repsense.imu.training import SEEDS
+
+    p.add_argument("--seeds", default=",".join(map(str, SEEDS)), metavar="N[,N...]",
+                   help="train one network per seed and ship their average (default: %(default)s)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="per-step accuracy, macro-F1 and rep count error on labelled recordings")

@@ -4,6 +4,11 @@ The model file (``.npz``) holds the layer list as JSON under ``spec``, the weigh
 ``w<i>``/``b<i>``, and the input normalisation (``mean``, ``std``), window ``length`` and
 ``lookahead``. It maps a window of steps ``(B, length, N_INPUTS)`` to class probabilities
 ``(B, N_CLASSES)`` for the step ``lookahead`` steps before the window's end.
+
+A file may instead hold an ensemble: ``meta["members"]`` lists each member's spec, length and
+lookahead, its arrays are stored as ``m<j>_w<i>``, ``m<j>_b<i>``, ``m<j>_mean``, ``m<j>_std``,
+and the model's probabilities are the mean of the members' (all members share the lookahead;
+each sees the last ``length`` steps of the window).
 """
 
 from __future__ import annotations
@@ -11,12 +16,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from repsense.errors import InputError
 from repsense.imu.features import CLASSES, N_INPUTS, windows
+
+if TYPE_CHECKING:
+    from repsense.imu.decoding import DecoderConfig
 
 DEFAULT_MODEL_PATH = Path(__file__).with_name("step_cnn.npz")
 
@@ -45,6 +53,17 @@ class StepModel:
     length: int
     lookahead: int
     info: dict[str, Any] = field(default_factory=dict)
+    members: list["StepModel"] = field(default_factory=list)  # an ensemble's networks (else empty)
+
+    @classmethod
+    def ensemble(cls, members: list["StepModel"], info: dict[str, Any] | None = None) -> "StepModel":
+        """The mean of several models' probabilities (e.g. seeds), as one model."""
+        if not members or len({m.lookahead for m in members}) != 1 or any(m.members for m in members):
+            raise ValueError("an ensemble needs single models that share the lookahead")
+        return cls(spec=[], weights={}, mean=members[0].mean, std=members[0].std,
+                   length=max(m.length for m in members), lookahead=members[0].lookahead,
+                   info=info if info is not None else {"members": [m.info for m in members]},
+                   members=list(members))
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_MODEL_PATH) -> "StepModel":
@@ -53,22 +72,60 @@ class StepModel:
             raise InputError(f"IMU model file {path} not found; run 'repsense imu train' to build it")
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
-            weights = {k: z[k].astype(np.float32) for k in z.files if k[0] in "wb" and k[1:].isdigit()}
-            model = cls(spec=meta["spec"], weights=weights, mean=z["mean"].astype(np.float32),
-                        std=z["std"].astype(np.float32), length=int(meta["length"]),
-                        lookahead=int(meta["lookahead"]), info=meta.get("info", {}))
-        if tuple(meta.get("classes", ())) != CLASSES or model.mean.shape != (N_INPUTS,):
-            raise InputError(f"IMU model file {path} was built for other classes or inputs; "
+            if tuple(meta.get("classes", ())) != CLASSES:
+                raise InputError(f"IMU model file {path} was built for other classes; "
+                                 "rebuild it with 'repsense imu train'")
+            parts = meta["members"] if "members" in meta else [meta]
+            models = []
+            for j, part in enumerate(parts):
+                pre = f"m{j}_" if "members" in meta else ""
+                weights = {k[len(pre):]: z[k].astype(np.float32) for k in z.files
+                           if k.startswith(pre) and k[len(pre)] in "wb" and k[len(pre) + 1:].isdigit()}
+                models.append(cls(spec=part["spec"], weights=weights, mean=z[pre + "mean"].astype(np.float32),
+                                  std=z[pre + "std"].astype(np.float32), length=int(part["length"]),
+                                  lookahead=int(part["lookahead"]), info=part.get("info", {})))
+        if any(m.mean.shape != (N_INPUTS,) for m in models):
+            raise InputError(f"IMU model file {path} was built for other inputs; "
                              "rebuild it with 'repsense imu train'")
-        return model
+        return cls.ensemble(models, meta.get("info", {})) if "members" in meta else models[0]
 
     def save(self, path: str | Path) -> None:
-        meta = {"spec": self.spec, "length": self.length, "lookahead": self.lookahead,
-                "classes": list(CLASSES), "info": self.info}
-        np.savez_compressed(path, meta=np.array(json.dumps(meta)), mean=self.mean, std=self.std,
-                            **{k: v.astype(np.float32) for k, v in self.weights.items()})
+        if not self.members:
+            meta = {"spec": self.spec, "length": self.length, "lookahead": self.lookahead,
+                    "classes": list(CLASSES), "info": self.info}
+            np.savez_compressed(path, meta=np.array(json.dumps(meta)), mean=self.mean, std=self.std,
+                                **{k: v.astype(np.float32) for k, v in self.weights.items()})
+            return
+        meta = {"members": [{"spec": m.spec, "length": m.length, "lookahead": m.lookahead, "info": m.info}
+                            for m in self.members], "classes": list(CLASSES), "info": self.info}
+        arrays: dict[str, np.ndarray] = {}
+        for j, m in enumerate(self.members):
+            arrays[f"m{j}_mean"], arrays[f"m{j}_std"] = m.mean, m.std
+            arrays.update({f"m{j}_{k}": v.astype(np.float32) for k, v in m.weights.items()})
+        np.savez_compressed(path, meta=np.array(json.dumps(meta)), **arrays)
+
+    def decoder(self) -> "DecoderConfig | None":
+        """The step decoder settings stored with the model (None in files from before it)."""
+        from repsense.imu.decoding import DecoderConfig
+
+        d = self.info.get("decoder") or (self.members[0].info.get("decoder") if self.members else None)
+        return DecoderConfig.from_dict(d) if d else None
+
+    def predict_steps(self, inputs: np.ndarray) -> np.ndarray:
+        """Class per step of a whole sequence ``(T, N_INPUTS)`` -> ``(T,)``: the step decoder's
+        labels (``decoding.decode``, as a stream would get them) or, without one, the most
+        probable class."""
+        from repsense.imu.decoding import decode
+
+        probs = self.predict_sequence(inputs)
+        cfg = self.decoder()
+        return decode(probs, cfg) if cfg is not None else probs.argmax(axis=1)
 
     def predict_proba(self, win: np.ndarray) -> np.ndarray:
+        if self.members:
+            win = np.asarray(win, dtype=np.float32)
+            return np.mean([m.predict_proba(win[:, win.shape[1] - m.length:]) for m in self.members],
+                           axis=0).astype(np.float32)
         x = ((np.asarray(win, dtype=np.float32) - self.mean) / self.std).transpose(0, 2, 1)
         for i, layer in enumerate(self.spec):
             kind = layer["type"]

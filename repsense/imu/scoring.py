@@ -122,9 +122,11 @@ class Evaluation:
     sets: list[SetScore]
     per_group: dict[str, dict[str, float]]
     confusion: list[list[int]]    # [true][predicted] over STEP_CLASSES
+    undecoded_step_accuracy: float = float("nan")  # the most probable class per step, no decoder
 
     def to_dict(self) -> dict[str, object]:
         return {"step_accuracy": self.step_accuracy, "step_macro_f1": self.step_macro_f1,
+                "undecoded_step_accuracy": self.undecoded_step_accuracy,
                 "phase_accuracy": self.phase_accuracy, "counts": self.counts,
                 "per_group": self.per_group, "classes": list(STEP_CLASSES), "confusion": self.confusion,
                 "sets": [{"path": s.path, "exercise": s.exercise, "start_ms": s.start_ms,
@@ -135,16 +137,20 @@ def evaluate(items: list[tuple[str, ImuRecording, "object"]]) -> Evaluation:
     """Score ``(group, recording, model)`` triples: each recording is classified by the step model
     and replayed through the full streaming engine (the events a user would get)."""
     from repsense.imu.analysis import run_recording
+    from repsense.imu.decoding import decode
     from repsense.imu.features import step_inputs, step_labels
 
     y4: dict[str, list[np.ndarray]] = {}
     p4: dict[str, list[np.ndarray]] = {}
     y7: list[np.ndarray] = []
     p7: list[np.ndarray] = []
+    raw: dict[str, list[np.ndarray]] = {}
     sets: dict[str, list[SetScore]] = {}
     for group, rec, model in items:
         probs = model.predict_sequence(step_inputs(rec.samples))  # type: ignore[attr-defined]
-        pred = probs.argmax(axis=1)
+        raw.setdefault(group, []).append((probs.argmax(axis=1) + 1) // 2)
+        cfg = model.decoder() if hasattr(model, "decoder") else None  # type: ignore[attr-defined]
+        pred = decode(probs, cfg) if cfg is not None else probs.argmax(axis=1)
         y7.append(step_labels(rec))
         p7.append(pred)
         y4.setdefault(group, []).append(step_exercise_labels(rec))
@@ -162,6 +168,7 @@ def evaluate(items: list[tuple[str, ImuRecording, "object"]]) -> Evaluation:
                       step_macro_f1=macro_f1(yt, yp, len(STEP_CLASSES)),
                       phase_accuracy=float(np.mean(np.concatenate(y7) == np.concatenate(p7))),
                       counts=count_summary(all_sets), sets=all_sets, per_group=per_group,
+                      undecoded_step_accuracy=float(np.mean(yt == np.concatenate([a for g in sorted(raw) for a in raw[g]]))),
                       confusion=[[int(np.count_nonzero((yt == i) & (yp == j))) for j in range(len(STEP_CLASSES))]
                                  for i in range(len(STEP_CLASSES))])
 

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from repsense.errors import InputError
+from repsense.imu.decoding import DecoderConfig
 from repsense.imu.features import N_CLASSES, N_INPUTS, VECTOR_SLICES, step_inputs, step_labels, windows
 from repsense.imu.model import StepModel
 from repsense.imu.recording import ImuRecording, load_csv
@@ -22,6 +23,13 @@ from repsense.imu.recording import ImuRecording, load_csv
 WINDOW = 60
 LOOKAHEAD = 20
 SEED = 0
+SEEDS = (0, 1, 2)  # the shipped model is the mean of networks trained with these seeds
+# Step decoding (repsense/imu/decoding.py): rep halves may be 1 step shorter or longer than seen in
+# training, labels are final 20 steps later, and break probabilities count 0.6 times (chosen on
+# the leave-one-individual-out predictions, like the counter's thresholds; docs/imu.md).
+DECODER_SLACK = 1
+DECODER_LAG = 20
+DECODER_BREAK_SCALE = 0.6
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,8 @@ class TrainConfig:
     threads: int = 1  # NOTE: 2 threads ran 7x slower per batch on a busy 2-core machine (611 vs 85 ms)
     jitter_deg: float = 25.0
     break_weight: float = 1.0  # loss weight of the break class relative to the rep classes
+    warp: float = 1.25  # time warp: each window resampled at a speed in [1/warp, warp] (<= 1: off)
+    amp: float = 0.2    # per-window gain of acceleration and rotation rate, each up to +-amp (0: off)
 
 
 @dataclass
@@ -152,6 +162,52 @@ def _export(net: Any, mean: np.ndarray, std: np.ndarray, cfg: TrainConfig,
                      cfg.lookahead, info)
 
 
+# Columns that scale with the speed of a motion: rotation rate and its derived quantities go with
+# the speed, user acceleration and its derived quantities with its square (gravity does not).
+_SPEED1 = (6, 7, 8, 10, 12)
+_SPEED2 = (3, 4, 5, 9, 11)
+
+
+class _Warper:
+    """Windows resampled around their labelled step at a random speed (time-warp augmentation).
+
+    Step ``t`` of a recording at speed ``s`` sees the inputs at ``t + s * k`` for the window's
+    offsets ``k``, linearly interpolated (edges repeated), with rotation rates scaled by ``s`` and
+    accelerations by ``s**2``, as if the same motion were made ``s`` times faster."""
+
+    def __init__(self, data: list[Labelled], cfg: TrainConfig) -> None:
+        import torch
+
+        before = int(np.ceil((cfg.length - 1 - cfg.lookahead) * cfg.warp)) + 2
+        after = int(np.ceil(cfg.lookahead * cfg.warp)) + 2
+        parts, base, off = [], [], 0
+        for d in data:
+            x = d.inputs
+            parts.append(np.concatenate([np.repeat(x[:1], before, 0), x, np.repeat(x[-1:], after, 0)]))
+            base.append(off + before + np.arange(len(x)))
+            off += len(x) + before + after
+        self.seq = torch.from_numpy(np.concatenate(parts).astype(np.float32))
+        self.base = torch.from_numpy(np.concatenate(base).astype(np.float64))
+        self.offsets = torch.arange(cfg.length, dtype=torch.float64) - (cfg.length - 1 - cfg.lookahead)
+        self.log_warp = float(np.log(cfg.warp))
+        self.p1 = torch.zeros(N_INPUTS)
+        self.p1[list(_SPEED1)] = 1
+        self.p2 = torch.zeros(N_INPUTS)
+        self.p2[list(_SPEED2)] = 2
+
+    def __call__(self, idx: Any, gen: Any) -> Any:
+        import torch
+
+        s = torch.exp((torch.rand(len(idx), generator=gen, dtype=torch.float64) * 2 - 1) * self.log_warp)
+        pos = self.base[idx][:, None] + s[:, None] * self.offsets[None, :]
+        lo = pos.floor()
+        frac = (pos - lo).float()[..., None]
+        lo = lo.long()
+        x = self.seq[lo] * (1 - frac) + self.seq[lo + 1] * frac          # B, length, C
+        scale = s.float()[:, None] ** (self.p1 + self.p2)[None, :]       # B, C
+        return (x * scale[:, None, :]).transpose(1, 2).contiguous()
+
+
 def train_model(data: list[Labelled], cfg: TrainConfig = TrainConfig(),
                 log: Callable[[str], None] | None = None) -> StepModel:
     """Train on every step of ``data``; deterministic for a seed and thread count."""
@@ -175,6 +231,8 @@ def train_model(data: list[Labelled], cfg: TrainConfig = TrainConfig(),
     mean_t, std_t = torch.from_numpy(mean)[None, :, None], torch.from_numpy(std)[None, :, None]
     flips = torch.tensor(MOUNTINGS, dtype=torch.float32)
     gen = torch.Generator().manual_seed(cfg.seed)
+    warper = _Warper(data, cfg) if cfg.warp > 1 else None
+    amp_cols = [torch.tensor(c) for c in ((3, 4, 5, 9, 11), (6, 7, 8, 10, 12))]
     class_w = torch.ones(N_CLASSES)
     class_w[0] = cfg.break_weight
     t0 = time.time()
@@ -184,7 +242,11 @@ def train_model(data: list[Labelled], cfg: TrainConfig = TrainConfig(),
         total = 0.0
         for b in range(0, len(perm), cfg.batch):
             idx = perm[b:b + cfg.batch]
-            xb = _rotate(Xt[idx], flips, cfg.jitter_deg, gen)
+            xb = _rotate(warper(idx, gen) if warper is not None else Xt[idx], flips, cfg.jitter_deg, gen)
+            if cfg.amp > 0:
+                for cols in amp_cols:  # acceleration, then rotation rate (raw units, before normalising)
+                    g = 1 + cfg.amp * (torch.rand(len(idx), 1, 1, generator=gen) * 2 - 1)
+                    xb[:, cols] = xb[:, cols] * g
             xb = (xb - mean_t) / std_t
             # Per-window gain and sensor noise, for people who move bigger or smaller.
             xb = xb * (1 + 0.1 * torch.randn(len(idx), 1, 1, generator=gen)) \
@@ -199,7 +261,8 @@ def train_model(data: list[Labelled], cfg: TrainConfig = TrainConfig(),
             log(f"epoch {epoch + 1}/{cfg.epochs}: loss {total / len(X):.4f} ({time.time() - t0:.0f} s)")
     net.eval()
     info = {"trained_on": sorted({Path(d.path).name for d in data}), "epochs": cfg.epochs,
-            "seed": cfg.seed, "individuals": sorted({d.individual for d in data})}
+            "seed": cfg.seed, "individuals": sorted({d.individual for d in data}),
+            "warp": cfg.warp, "amp": cfg.amp, "decoder": decoder_config(data).to_dict()}
     model = _export(net, mean, std, cfg, info)
     # The numpy runtime must reproduce torch on real windows, or the export is wrong.
     probe = X[:: max(1, len(X) // 512)][:512]
@@ -211,9 +274,31 @@ def train_model(data: list[Labelled], cfg: TrainConfig = TrainConfig(),
     return model
 
 
+def decoder_config(data: list[Labelled]) -> DecoderConfig:
+    """The step decoder's settings, with rep durations from the training labels."""
+    return DecoderConfig.from_labels([d.labels for d in data], slack=DECODER_SLACK, lag=DECODER_LAG,
+                                     break_scale=DECODER_BREAK_SCALE)
+
+
+def train_ensemble(data: list[Labelled], cfg: TrainConfig = TrainConfig(), seeds: tuple[int, ...] = SEEDS,
+                   log: Callable[[str], None] | None = None) -> StepModel:
+    """One network per seed, averaged (a single seed gives a plain model)."""
+    import dataclasses
+
+    members = []
+    for seed in seeds:
+        if log and len(seeds) > 1:
+            log(f"seed {seed}")
+        members.append(train_model(data, dataclasses.replace(cfg, seed=seed), log))
+    if len(members) == 1:
+        return members[0]
+    info = {k: v for k, v in members[0].info.items() if k != "seed"}
+    return StepModel.ensemble(members, {**info, "seeds": list(seeds)})
+
+
 def fold_model_path(folder: Path, individual: int) -> Path:
     return folder / f"step_cnn_without_{individual}.npz"
 
 
-__all__ = ["TrainConfig", "Labelled", "load_labelled", "train_model", "individual_of",
-           "fold_model_path", "WINDOW", "LOOKAHEAD"]
+__all__ = ["TrainConfig", "Labelled", "load_labelled", "train_model", "train_ensemble", "decoder_config",
+           "individual_of", "fold_model_path", "WINDOW", "LOOKAHEAD", "SEEDS"]
