@@ -1,20 +1,19 @@
 """Class names of the recogniser and how the training sets' labels map onto them.
 
 The model predicts *classes*; a class maps to an *exercise name* (the stable snake_case names of the
-exercise descriptions, plus ``idle`` and ``unknown``). Most classes are the exercise itself. Two are
-kept apart while training because they move differently from their exercise and then merged:
-
-- ``wall_push_up`` (UCF101 WallPushups) is reported as ``push_up``: the same elbow-driven movement,
-  counted by the same signal, but standing, so it would blur the push-up class if trained together.
-- ``handstand_push_up`` (UCF101 HandstandPushups) is reported as ``unknown``: not an exercise we
-  describe, and a real example of "an exercise we do not know" that teaches the model to say so.
+exercise descriptions, plus ``idle`` and ``unknown``). Most classes are the exercise itself.
+``wall_push_up`` (UCF101 WallPushups) is kept apart while training and reported as ``push_up``: the
+same elbow-driven movement, counted by the same signal, but standing, so it would blur the push-up
+class if trained together. ``handstand_push_up`` (UCF101 HandstandPushups) is reported as itself:
+``repsense/exercises/handstand_push_up.toml`` describes how to count it, so ``--exercise auto``
+counts it with that description instead of the generic counter.
 """
 
 from __future__ import annotations
 
 EXERCISES: tuple[str, ...] = (
     "squat", "push_up", "pull_up", "lunge", "split_squat", "jumping_jack", "sit_up", "biceps_curl",
-    "shoulder_press", "lat_pulldown", "bench_press", "deadlift", "burpee", "plank",
+    "shoulder_press", "lat_pulldown", "bench_press", "deadlift", "burpee", "plank", "handstand_push_up",
 )
 IDLE = "idle"
 UNKNOWN = "unknown"
@@ -23,7 +22,6 @@ NAMES: tuple[str, ...] = EXERCISES + (IDLE, UNKNOWN)
 # Extra training classes and the exercise name each is reported as.
 CLASS_TO_NAME: dict[str, str] = {
     "wall_push_up": "push_up",
-    "handstand_push_up": UNKNOWN,
 }
 
 GYM_LABELS: dict[str, str] = {
