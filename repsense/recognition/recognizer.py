@@ -34,9 +34,11 @@ def name_matrix(classes: tuple[str, ...]) -> np.ndarray:
 
 
 def to_model_space(landmarks: np.ndarray, aspect: float) -> np.ndarray:
-    """Poses with x multiplied by the frame aspect (width / height), so angles are true angles."""
+    """Poses with x (and depth z, which is on the scale of x) multiplied by the frame aspect
+    (width / height), so angles are true angles."""
     out = np.array(landmarks, dtype=np.float32, copy=True)
     out[..., 0] *= aspect
+    out[..., 2] *= aspect
     return out
 
 
@@ -137,7 +139,8 @@ class ExerciseRecognizer:
 
 
     def _is_cut(self, pose: np.ndarray) -> bool:
-        """True when the body jumps more than ``CUT_TORSOS`` torso lengths since the last seen frame."""
+        """True when the body jumps more than ``CUT_TORSOS`` body sizes since the last seen frame, or
+        its size changes more than 1.6-fold."""
         if np.isnan(pose[_TORSO_POINTS, :2]).any():
             return False
         for prev in reversed(self._poses):
@@ -153,9 +156,13 @@ _TORSO_POINTS = [Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER, Landmark.LEFT_
 
 
 def _centre_and_torso(pose: np.ndarray, aspect: float) -> tuple[np.ndarray, float]:
+    """Hip centre and body size: the larger of torso length and shoulder width. The torso alone
+    shrinks to a few pixels when it points at the camera (push-ups seen from the front), and changed
+    by 2-5x from one frame to the next there, which read as a cut every rep and starved the
+    recogniser of decisions; the shoulder width holds in that view, the torso in side views."""
     p = pose[_TORSO_POINTS, :2].astype(np.float64) * np.array([aspect, 1.0])
     sho, hip = (p[0] + p[1]) / 2, (p[2] + p[3]) / 2
-    return hip, float(np.linalg.norm(sho - hip))
+    return hip, max(float(np.linalg.norm(sho - hip)), float(np.linalg.norm(p[0] - p[1])))
 
 
 def _name_probabilities(model: Model, names: np.ndarray, windows: np.ndarray) -> np.ndarray:
