@@ -30,10 +30,10 @@ DATA = REPO.parent / "shared" / "data"
 # Held-out thresholds of the shipped model (measured values in docs/recognition.md); a model that
 # scores below them cannot land.
 THRESHOLDS = {
-    "gym_windows": 0.95,
-    "ucf_clips": 0.90,     # target 0.95 not met yet: group g11 (see docs/recognition.md)
-    "ucf_windows": 0.88,
-    "form_windows": 0.95,
+    "gym_windows": 0.96,   # measured 0.972
+    "ucf_clips": 0.92,     # measured 0.936; target 0.95 not met yet: group g11 (see docs/recognition.md)
+    "ucf_windows": 0.88,   # measured 0.899
+    "form_windows": 0.95,  # measured 1.000
 }
 IDLE_RECALL = 0.95
 
@@ -129,6 +129,27 @@ def test_features_do_not_change_under_mirroring_scale_and_shift() -> None:
     moved[..., :2] = moved[..., :2] * 0.6 + 0.15
     np.testing.assert_allclose(window_features(frame_features(mirrored)), base, atol=1e-4)
     np.testing.assert_allclose(window_features(frame_features(moved)), base, atol=1e-3)
+
+
+def test_turning_the_camera_half_way_round_is_a_mirror() -> None:
+    from repsense.recognition.data import turn_view
+    w = _some_windows()
+    np.testing.assert_allclose(turn_view(w, np.zeros(len(w))), w, atol=1e-6)
+    back = turn_view(w, np.full(len(w), 180.0))        # seen from behind: x mirrored about the hips
+    np.testing.assert_allclose(window_features(frame_features(back)), window_features(frame_features(w)),
+                               atol=1e-3)
+    side = turn_view(w, np.full(len(w), 90.0))          # side view: x is the former depth, y is kept
+    np.testing.assert_allclose(side[..., 1], w[..., 1])
+    hip_x = np.nanmean(w[:, :, [23, 24], 0], axis=(1, 2))[:, None, None]
+    np.testing.assert_allclose(side[..., 0] - hip_x, w[..., 2], atol=1e-5)
+
+
+def test_every_recognised_exercise_has_a_counting_description(model) -> None:  # type: ignore[no-untyped-def]
+    from repsense.exercises import catalog
+    from repsense.recognition.labels import exercise_name
+    named = {exercise_name(c) for c in model.classes} - {IDLE}
+    assert "handstand_push_up" in named                # counted by its own description, not generic
+    assert named <= set(catalog())
 
 
 def test_missing_frames_are_interpolated() -> None:

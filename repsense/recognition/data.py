@@ -115,6 +115,7 @@ def load_ucf_clips(data_dir: pathlib.Path) -> list[tuple[str, str, str, np.ndarr
         for name, label, fps in zip(d["_name"], d["_label"], d["_fps"]):
             lm = d[str(name)].astype(np.float32)
             lm[..., 0] *= UCF_ASPECT
+            lm[..., 2] *= UCF_ASPECT     # depth z is on the scale of x
             ts = np.round(np.arange(lm.shape[0]) * 1000.0 / float(fps)).astype(np.int64)
             group = str(name).split("_")[2]
             out.append((str(name), UCF_LABELS[str(label)], group, lm, ts))
@@ -270,12 +271,33 @@ def make_idle(rng: np.random.Generator, s: Samples, n: int, tag: str) -> Samples
     return _samples(X, [IDLE] * n, [f"idle_{tag}_{i // 50}" for i in range(n)], "synthetic")
 
 
+def turn_view(X: np.ndarray, yaw_deg: np.ndarray) -> np.ndarray:
+    """Windows ``(N, T, 33, 4)`` seen from a camera turned by ``yaw_deg (N,)`` about the vertical
+    axis through the hip centre, using the pose model's depth z (on the scale of x): a front view
+    becomes an oblique or side view and back. Depth is the weakest coordinate of a 2-D pose model,
+    so this is a rough view change, not a true one."""
+    X = X.astype(np.float64, copy=True)
+    hip = np.nanmean((X[:, :, L.LEFT_HIP, 0] + X[:, :, L.RIGHT_HIP, 0]) / 2, axis=1)[:, None, None]
+    a = np.radians(np.asarray(yaw_deg, np.float64))[:, None, None]
+    x, z = X[..., 0] - hip, X[..., 2]
+    X[..., 0] = hip + x * np.cos(a) + z * np.sin(a)
+    X[..., 2] = -x * np.sin(a) + z * np.cos(a)
+    return X
+
+
 def augment(rng: np.random.Generator, X: np.ndarray, rotate_deg: float = 12.0, stretch: float = 0.2,
-            noise: float = 0.01, drop: float = 0.15) -> np.ndarray:
+            noise: float = 0.01, drop: float = 0.15, yaw_deg: float = 0.0, yaw_share: float = 0.5
+            ) -> np.ndarray:
     """Random camera changes on windows ``(N, T, 33, 4)``: rotation about the hip centre, aspect
-    stretch, landmark noise (in torso lengths) and dropped frames (NaN)."""
+    stretch, landmark noise (in torso lengths) and dropped frames (NaN); with ``yaw_deg`` a share
+    ``yaw_share`` of the windows is also seen from a camera turned by up to that angle about the
+    vertical axis (:func:`turn_view`)."""
     X = X.astype(np.float64, copy=True)
     n = len(X)
+    if yaw_deg > 0:
+        turn = rng.random(n) < yaw_share
+        yaw = rng.uniform(-yaw_deg, yaw_deg, n)
+        X[turn] = turn_view(X[turn], yaw[turn])
     hip = np.nanmean((X[:, :, L.LEFT_HIP, :2] + X[:, :, L.RIGHT_HIP, :2]) / 2, axis=1)[:, None, None]
     a = np.radians(rng.uniform(-rotate_deg, rotate_deg, n))[:, None, None]
     sx = np.exp(rng.uniform(-stretch, stretch, n))[:, None, None]
