@@ -244,10 +244,30 @@ def test_smoother_table(sequence: list[str], expected_changes: list[tuple[int, s
     assert changes == expected_changes
 
 
+def _mix(**probs: float) -> np.ndarray:
+    rest = (1.0 - sum(probs.values())) / (len(NAMES) - len(probs))
+    v = np.full(len(NAMES), rest)
+    for name, p in probs.items():
+        v[NAMES.index(name)] = p
+    return v
+
+
 def test_smoother_needs_enough_probability_to_switch() -> None:
     sm = DecisionSmoother(CFG)
-    weak = [sm.push(_p("squat", 0.3)) for _ in range(10)]   # leads, but never reaches `enter`
+    # squat leads but never reaches `enter`, and idle is likely: a person resting or setting up
+    weak = [sm.push(_mix(squat=0.35, idle=0.3)) for _ in range(10)]
     assert not any(weak) and sm.current == IDLE
+
+
+def test_smoother_calls_an_exercise_it_does_not_know_unknown() -> None:
+    # Moving (idle unlikely) but like no known exercise: unknown, counted by the generic counter.
+    sm = DecisionSmoother(CFG)
+    changes = [(i, sm.current) for i in range(6)
+               if sm.push(_mix(squat=0.3, lunge=0.25, idle=0.05))]
+    assert changes == [(CFG.idle_confirm - 1, "unknown")]
+    # and a known exercise, once recognised, takes over from unknown
+    changes = [(i, sm.current) for i in range(6) if sm.push(_p("squat"))]
+    assert changes and changes[-1][1] == "squat"
 
 
 def test_recognizer_emits_once_per_change_on_real_clips(model) -> None:  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ import numpy as np
 from repsense.events import ExerciseDetected
 from repsense.pose import Landmark, PoseRecording, validate_pose
 from repsense.recognition.features import FRAME_MS, WINDOW_FRAMES, resample, sliding_windows, valid_windows
-from repsense.recognition.labels import IDLE, NAMES, exercise_name
+from repsense.recognition.labels import IDLE, NAMES, UNKNOWN, exercise_name
 from repsense.recognition.model import Model, load_model
 
 _IDLE_INDEX = NAMES.index(IDLE)
@@ -49,6 +49,8 @@ class SmootherConfig:
                              # straddle a switch look like a third exercise for up to ~0.7 s
     idle_confirm: int = 9    # decisions idle must lead before an exercise ends (1.5 s)
     enter: float = 0.45      # minimum averaged probability of a newcomer
+    moving: float = 0.25     # idle below this while no exercise reaches ``enter``: somebody is
+                             # exercising, but like nothing the model knows -> unknown
 
 
 class DecisionSmoother:
@@ -68,6 +70,9 @@ class DecisionSmoother:
         avg = np.mean(self._recent, axis=0)
         top = int(avg.argmax())
         name = NAMES[top]
+        if name != IDLE and avg[top] < self.config.enter and \
+                avg[NAMES.index(IDLE)] < self.config.moving:
+            name = UNKNOWN     # open set: moving, and no known exercise is likely enough
         if name == self.current:
             self._candidate, self._streak = name, 0
             self.confidence = float(avg[top])
@@ -75,8 +80,10 @@ class DecisionSmoother:
         self._streak = self._streak + 1 if name == self._candidate else 1
         self._candidate = name
         self.confidence = float(avg[NAMES.index(self.current)])
-        need = self.config.idle_confirm if name == IDLE else self.config.confirm
-        if self._streak >= need and avg[top] >= self.config.enter:
+        # idle and unknown wait longer: a pause between reps, or windows straddling a switch
+        # between two exercises, look like neither for up to ~0.7 s
+        need = self.config.idle_confirm if name in (IDLE, UNKNOWN) else self.config.confirm
+        if self._streak >= need and (name == UNKNOWN or avg[top] >= self.config.enter):
             self.current, self.confidence, self._streak = name, float(avg[top]), 0
             return True
         return False
