@@ -32,6 +32,7 @@ import numpy as np
 
 from repsense.errors import InputError
 from repsense.pose import Landmark as L
+from repsense.pose import read_landmark_csv
 from repsense.recognition.features import WINDOW_FRAMES, resample, sliding_windows, valid_windows
 from repsense.recognition.labels import GYM_LABELS, IDLE, UCF_LABELS
 
@@ -138,22 +139,6 @@ def load_ucf(data_dir: pathlib.Path, stride: int = 6, speeds: tuple[float, ...] 
     return Samples.concat(parts), np.array(test)
 
 
-_CSV_NAMES = {lm.name.lower(): lm for lm in L}
-
-
-def read_form_csv(path: pathlib.Path) -> np.ndarray:
-    """Rows of a form-label CSV as poses ``(N, 33, 4)`` (landmarks the file lacks are NaN)."""
-    with open(_need(path), newline="") as f:
-        rows = list(csv.reader(f))
-    header = rows[0]
-    poses = np.full((len(rows) - 1, 33, 4), np.nan, np.float32)
-    vals = np.array([[float(v) for v in r[1:]] for r in rows[1:]], np.float32)
-    for i, col in enumerate(header[1:]):
-        name, comp = col.rsplit("_", 1)
-        poses[:, _CSV_NAMES[name], "xyzv".index(comp)] = vals[:, i]
-    return poses
-
-
 def split_runs(poses: np.ndarray, jump: float = 0.03, min_len: int = WINDOW_FRAMES) -> list[np.ndarray]:
     """Consecutive-frame runs of a frame table, cut where the shoulders jump."""
     d = np.abs(np.diff(poses[:, L.LEFT_SHOULDER, :2], axis=0)).sum(axis=1)
@@ -189,7 +174,7 @@ def load_form(data_dir: pathlib.Path, standing: np.ndarray, stride: int = 3) -> 
     tables = (("biceps_curl", "bicep_model/dataset.csv"), ("plank", "plank_model/dataset.csv"),
               ("plank", "plank_model/kaggle.csv"))
     for cls, rel in tables:
-        poses = read_form_csv(data_dir / "form_labels" / rel)
+        _, poses = read_landmark_csv(_need(data_dir / "form_labels" / rel))
         for i, run in enumerate(split_runs(poses)):
             if cls == "biceps_curl":
                 run = add_standing_legs(run, standing[i % len(standing)])
