@@ -28,12 +28,15 @@ EXERMOTE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "exe
 FOLDS = Path(__file__).resolve().parents[1] / "repsense" / "imu" / "folds"
 REPO = Path(__file__).resolve().parents[1]
 
-# Measured leave-one-individual-out (docs/imu.md: 0.9365, 0.9267, 94.4% of 161 sets, 0.035),
-# less a small margin. The issue's targets are 0.96 and 90%: the step accuracy is not there yet.
-MIN_STEP_ACCURACY = 0.93
-MIN_MACRO_F1 = 0.92
-MIN_WITHIN_ONE = 0.93
-MAX_NMAE = 0.045
+# Measured leave-one-individual-out with the shipped 3-seed ensembles and the step decoder
+# (docs/imu.md: 0.9509, 0.9437, 93.8% of 161 sets, 0.034; 0.9429 undecoded), less a small
+# margin. The issue's targets are 0.96 and 90%: the step accuracy is not there yet.
+MIN_STEP_ACCURACY = 0.945
+MIN_MACRO_F1 = 0.937
+MIN_UNDECODED_STEP_ACCURACY = 0.937
+MIN_WITHIN_ONE = 0.92
+MAX_NMAE = 0.04
+MIN_INDIVIDUAL_STEP_ACCURACY = 0.92  # worst: individual 3, 0.9281
 
 
 def exermote_files() -> list[Path]:
@@ -59,6 +62,16 @@ def loio():
 def test_leave_one_individual_out_step_accuracy(loio) -> None:
     assert loio.step_accuracy >= MIN_STEP_ACCURACY
     assert loio.step_macro_f1 >= MIN_MACRO_F1
+    # the networks alone (most probable class per step), and what the decoder adds
+    assert loio.undecoded_step_accuracy >= MIN_UNDECODED_STEP_ACCURACY
+    assert loio.step_accuracy > loio.undecoded_step_accuracy + 0.004
+
+
+def test_fold_models_are_seed_ensembles_with_a_decoder() -> None:
+    for k in (1, 2, 3, 4):
+        model = StepModel.load(fold_model_path(FOLDS, k))
+        assert len(model.members) == 3 and model.decoder() is not None
+        assert k not in model.info["individuals"]
 
 
 def test_leave_one_individual_out_rep_counts(loio) -> None:
@@ -69,7 +82,7 @@ def test_leave_one_individual_out_rep_counts(loio) -> None:
 
 def test_every_individual_is_recognised(loio) -> None:
     for group, m in loio.per_group.items():
-        assert m["step_accuracy"] >= 0.87, group
+        assert m["step_accuracy"] >= MIN_INDIVIDUAL_STEP_ACCURACY, group
 
 
 def _only(rec: ImuRecording, labels: list[str]) -> ImuRecording:

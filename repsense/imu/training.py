@@ -25,11 +25,11 @@ LOOKAHEAD = 20
 SEED = 0
 SEEDS = (0, 1, 2)  # the shipped model is the mean of networks trained with these seeds
 # Step decoding (repsense/imu/decoding.py): rep halves may be 1 step shorter or longer than seen in
-# training, labels are final 20 steps later, and break probabilities count 0.6 times (chosen on
+# training, labels are final 20 steps later, and break probabilities count 0.5 times (chosen on
 # the leave-one-individual-out predictions, like the counter's thresholds; docs/imu.md).
 DECODER_SLACK = 1
 DECODER_LAG = 20
-DECODER_BREAK_SCALE = 0.6
+DECODER_BREAK_SCALE = 0.5
 
 
 @dataclass(frozen=True)
