@@ -329,8 +329,13 @@ class FormJudge:
 
     @property
     def active(self) -> list[str]:
-        """Frame faults in progress now."""
+        """Codes of the frame faults in progress now."""
         return list(self._open)
+
+    @property
+    def open_faults(self) -> list[Fault]:
+        """The frame faults in progress now."""
+        return list(self._open.values())
 
     def update(self, pose: np.ndarray, t: int, at_rest: bool = False) -> list[Fault]:
         """Feed one smoothed, gated pose (``at_rest``: in the start position between reps);

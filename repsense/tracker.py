@@ -347,8 +347,10 @@ class Tracker:
         if counter is None:
             return events + self._coach.update(t, gated, None, None)
         self._coach.count = counter.count
-        return events + self._coach.update(t, gated, counter.spec, counter.form.view,
-                                           counter.take_faults())
+        # New faults, and the ones still going on: the coach must know a fault persists to
+        # recall it (REPEAT_S) rather than take it for a new one.
+        faults = counter.take_faults() + counter.form.open_faults
+        return events + self._coach.update(t, gated, counter.spec, counter.form.view, faults)
 
     def _switch(self, name: str, t: int) -> list[Event]:
         """Close the current segment and start counting ``name`` from the poses since the last

@@ -107,3 +107,24 @@ def test_camera_checks(exercise, view, hide_ankles, expected):
         pose = _pose(view, hide_ankles)
         codes += [o.code for o in cam.update(pose, t, spec, view)]
     assert sorted(set(codes)) == expected
+
+
+def test_a_fault_held_through_a_long_plank_is_recalled_not_repeated():
+    """Hips low for 40 s of a side-view plank: said when it starts, recalled once after REPEAT_S."""
+    from repsense.events import FormWarning
+    from repsense.tracker import Tracker
+
+    pose = np.full((33, 4), np.nan, np.float32)
+    for lm, (x, y) in {L.LEFT_SHOULDER: (0.3, 0.5), L.RIGHT_SHOULDER: (0.3, 0.5),
+                       L.LEFT_HIP: (0.5, 0.53), L.RIGHT_HIP: (0.5, 0.53),   # hips sagging
+                       L.LEFT_KNEE: (0.65, 0.53), L.RIGHT_KNEE: (0.65, 0.53),
+                       L.LEFT_ANKLE: (0.8, 0.5), L.RIGHT_ANKLE: (0.8, 0.5),
+                       L.LEFT_ELBOW: (0.3, 0.62), L.RIGHT_ELBOW: (0.3, 0.62),
+                       L.LEFT_WRIST: (0.2, 0.62), L.RIGHT_WRIST: (0.2, 0.62),
+                       L.NOSE: (0.25, 0.48)}.items():
+        pose[lm] = (x, y, 0.0, 1.0)
+    tracker = Tracker("plank", aspect=1.0)
+    cues = [e for k in range(0, 40 * 15) for e in tracker.update(pose, k * 67)
+            if isinstance(e, FormWarning)]
+    assert [c.code for c in cues] == ["hips_low", "hips_low"]
+    assert (cues[1].timestamp_ms - cues[0].timestamp_ms) == pytest.approx(REPEAT_S * S, abs=200)
