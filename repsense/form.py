@@ -304,8 +304,8 @@ def score(faults: tuple[Fault, ...] | list[Fault]) -> float:
 
 class FormJudge:
     """Evaluates one exercise's form rules. ``update`` every frame the exercise is judged (the
-    posture gate passed); ``judge_rep`` when a rep completes. ``started`` lists frame faults that
-    have just persisted ``min_s`` (for timely cues); ``faults_at`` the frame faults of a time span."""
+    posture gate passed) returns the frame faults that have just persisted ``min_s`` (for timely
+    cues); ``judge_rep`` when a rep completes; ``faults_at`` the frame faults of a time span."""
 
     def __init__(self, spec: ExerciseSpec, aspect: float = 1.0) -> None:
         self.spec = spec
