@@ -61,7 +61,11 @@ def view_ratio(p: np.ndarray) -> float:
 
 def view_of(pose: np.ndarray, aspect: float) -> str | None:
     """``side`` or ``front`` (facing or back to the camera), None when the shoulders are not seen."""
-    r = view_ratio(to_metric(pose, aspect, use_z=True))
+    return _view(to_metric(pose, aspect, use_z=True))
+
+
+def _view(p: np.ndarray) -> str | None:
+    r = view_ratio(p)
     if math.isnan(r):
         return None
     return "side" if r < SIDE_VIEW_MAX_RATIO else "front"
@@ -253,7 +257,10 @@ FORM_MEASURES: dict[str, Callable[[np.ndarray], float]] = {
 
 def frame_measures(pose: np.ndarray, aspect: float, names: list[str]) -> np.ndarray:
     """The named measures of one gated pose (NaN where not visible)."""
-    p = to_metric(pose, aspect, use_z=True)
+    return _measures(to_metric(pose, aspect, use_z=True), names)
+
+
+def _measures(p: np.ndarray, names: list[str]) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.array([FORM_MEASURES[n](p) for n in names], dtype=np.float64)
 
@@ -340,10 +347,11 @@ class FormJudge:
     def update(self, pose: np.ndarray, t: int, at_rest: bool = False) -> list[Fault]:
         """Feed one smoothed, gated pose (``at_rest``: in the start position between reps);
         return the frame faults that start now."""
-        self.view = view_of(pose, self.aspect)
+        p = to_metric(pose, self.aspect, use_z=True)
+        self.view = _view(p)
         if not self.names:
             return []
-        values = frame_measures(pose, self.aspect, self.names)
+        values = _measures(p, self.names)
         self._raw.append((t, values))
         while t - self._raw[0][0] > MEDIAN_MS:
             self._raw.popleft()
@@ -404,7 +412,7 @@ class FormJudge:
 
     def judge_rep(self, rep: Rep) -> RepForm:
         faults = {f.code: f for f in self.faults_at(rep.start_ms, rep.end_ms)
-                  if self._rule(f.code).when == "rep"}
+                  if self.rule(f.code).when == "rep"}
         for rule in self.rules:
             if rule.when not in ("bottom", "top"):
                 continue
@@ -431,7 +439,7 @@ class FormJudge:
         views = [v for tf, _, v in self._frames if abs(tf - t) <= BOTTOM_WINDOW_MS and v]
         return max(set(views), key=views.count) if views else None
 
-    def _rule(self, code: str) -> FormRule:
+    def rule(self, code: str) -> FormRule:
         return next(r for r in self.rules if r.code == code)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from repsense.exercises import get_spec
 from repsense.form import FormJudge, in_range
 from repsense.pose import read_landmark_csv
-from repsense.signals import side_values
+from repsense.signals import combine_sides, side_values
 
 FRAME_MS = 33
 # The videos behind the form labels are landscape 16:9: facing the camera, their shoulder width
@@ -89,19 +89,19 @@ def _frame_verdicts(rule: LabelledRule, poses: np.ndarray, aspect: float) -> np.
     spec = get_spec(rule.exercise)
     out = np.full(len(poses), -1, np.int8)
     if rule.rule in ("not_deep", "down"):
-        # Values of the rep's driving signal (knee angle) per frame against the threshold.
+        # The rep's driving signal per frame (combined over sides as the counter does) against
+        # the depth rule / the counter's leave-rest threshold.
+        c = spec.count
+        depth = next((r for r in spec.form if r.code == "not_deep"), None)
         for i, pose in enumerate(poses):
             left, right = side_values(spec.signal, pose, aspect)
+            v = combine_sides(spec.signal, pose, left, right)
+            if math.isnan(v):
+                continue
             if rule.rule == "not_deep":
-                r = next(r for r in spec.form if r.code == "not_deep")
-                v = np.nanmin([left, right]) if not (np.isnan(left) and np.isnan(right)) \
-                    else math.nan
-                out[i] = -1 if math.isnan(v) else int(not in_range(r, v))
+                out[i] = int(not in_range(depth, v))
             else:
-                c = spec.count
-                vals = [v for v in (left, right) if not math.isnan(v)]
-                out[i] = -1 if not vals else \
-                    int(np.mean(vals) < 180.0 - c.start_fraction * c.min_rom)
+                out[i] = int(v < 180.0 - c.start_fraction * c.min_rom)
         return out
     for run in _runs(poses):
         judge = FormJudge(spec, aspect)

@@ -74,7 +74,7 @@ class ExerciseCounter:
         self._last_hold_report = -1
         self.last_values: tuple[float, ...] = (math.nan,) * max(1, sides)
         self.form = FormJudge(spec, aspect)
-        self.faults_seen: list[Fault] = []       # since the coach last took them
+        self.rep_faults: list[Fault] = []   # turning-point faults since the coach took them
         self._signal_history: list[deque[tuple[int, float]]] = [deque() for _ in range(sides)]
         self._good_s = 0.0
         self._last_t: int | None = None
@@ -128,8 +128,11 @@ class ExerciseCounter:
 
     # --- update -------------------------------------------------------------------------------
     def take_faults(self) -> list[Fault]:
-        out, self.faults_seen = self.faults_seen, []
-        return out
+        """Faults for the coach: those judged at reps completed since the last call, and the
+        frame faults in progress (the coach must know a fault persists to recall it after
+        REPEAT_S rather than take it for a new one)."""
+        out, self.rep_faults = self.rep_faults, []
+        return out + self.form.open_faults
 
     def update(self, pose: np.ndarray, t: int) -> list[Event]:
         gated = not self._posture_ok(pose) or self._travelling(pose, t)
@@ -139,13 +142,13 @@ class ExerciseCounter:
         if self._hold is not None:
             in_position = not gated and self._in_hold_position(pose)
             if in_position:   # a hold's form is judged while it is held, not while setting up
-                self.faults_seen.extend(self.form.update(pose, t))
+                self.form.update(pose, t)
             else:
                 self.form.close()
             return self._update_hold(in_position, t)
         if not gated:
             at_rest = all(c.phase is Phase.REST for c in self._counters)
-            self.faults_seen.extend(self.form.update(pose, t, at_rest))
+            self.form.update(pose, t, at_rest)
         if self._motion is not None:
             samples = [] if gated else self._motion.update(pose, t)
             self.last_values = (samples[-1][1] if samples else math.nan,)
@@ -203,7 +206,8 @@ class ExerciseCounter:
     def _rep_event(self, rep: Rep, t: int, pause_s: float = 0.0) -> RepCompleted:
         self.count += 1
         form = self.form.judge_rep(rep)
-        self.faults_seen.extend(f for f in form.faults if f.start_ms == f.end_ms)  # bottom/top
+        self.rep_faults.extend(f for f in form.faults
+                               if self.form.rule(f.code).when in ("bottom", "top"))
         away_s = (rep.bottom_ms - rep.start_ms) / 1000.0
         back_s = (rep.end_ms - rep.bottom_ms) / 1000.0
         eccentric, concentric = (away_s, back_s) if self.spec.count and \
@@ -347,10 +351,8 @@ class Tracker:
         if counter is None:
             return events + self._coach.update(t, gated, None, None)
         self._coach.count = counter.count
-        # New faults, and the ones still going on: the coach must know a fault persists to
-        # recall it (REPEAT_S) rather than take it for a new one.
-        faults = counter.take_faults() + counter.form.open_faults
-        return events + self._coach.update(t, gated, counter.spec, counter.form.view, faults)
+        return events + self._coach.update(t, gated, counter.spec, counter.form.view,
+                                           counter.take_faults())
 
     def _switch(self, name: str, t: int) -> list[Event]:
         """Close the current segment and start counting ``name`` from the poses since the last
