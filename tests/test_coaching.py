@@ -45,9 +45,9 @@ CASES = {
     "back after clearing and after the cooldown: said again": (
         every("a", 1, 2) + every("a", 1 + COOLDOWN_S + 1, 1 + COOLDOWN_S + 2),
         int((4 + COOLDOWN_S) * S), [(1 * S, "a"), (int((2 + COOLDOWN_S) * S), "a")]),
-    "most severe first, the other after the gap": (
-        [(1 * S, "minor", "info"), (1 * S, "major", "critical")], 10 * S,
-        [(1 * S, "major"), (int((1 + MIN_GAP_S) * S), "minor")]),
+    "most severe first, the other after the gap": (   # (the info one is observed first)
+        [(1 * S, "a_minor", "info"), (1 * S, "b_major", "critical")], 10 * S,
+        [(1 * S, "b_major"), (int((1 + MIN_GAP_S) * S), "a_minor")]),
     "a one-off fault that waited too long is dropped": (
         [(1 * S, "x", "critical"), (int(1.1 * S), "y", "warning"), (int(1.2 * S), "z", "info"),
          (int(1.3 * S), "w", "info")],
