@@ -1,8 +1,9 @@
 """Exercise recognition figures: the shipped model's held-out scores, optionally the model
-comparison (retrains both kinds; needs the training extras) and the dev videos.
+comparison (retrains trees and CNN and blends them as shipped; needs the training extras) and the
+dev videos.
 
     .venv/bin/python bench/recognition.py                      # shipped model, held-out tables
-    .venv/bin/python bench/recognition.py --compare            # + trees vs 1-D CNN, both retrained
+    .venv/bin/python bench/recognition.py --compare            # + trees, 1-D CNN and their blend, retrained
     .venv/bin/python bench/recognition.py --dev-poses DIR      # + labelled dev clips (DIR/<clip>.npz,
                                                                #   e.g. from `repsense analyze --save-pose`)
 """
@@ -14,6 +15,8 @@ import csv
 import pathlib
 import sys
 import time
+
+import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -55,10 +58,25 @@ def dev_videos(model, data_dir: pathlib.Path, poses: pathlib.Path) -> str:  # ty
     return "\n".join([f"Labelled span right: {right}/{total}", "", *rows])
 
 
+def decision_timing(model, test, calls: int = 1000) -> str:  # type: ignore[no-untyped-def]
+    """Median and 10th percentile of single-window decisions, for the model and a blend's members."""
+    one = test.X[:1]
+    parts = [("model", model)] + ([("its trees", model.trees), ("its CNN", model.cnn)] if model.kind == "blend" else [])
+    lines = []
+    for name, m in parts:
+        took = []
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            m.predict_proba(one)
+            took.append((time.perf_counter() - t0) * 1000.0)
+        lines.append(f"{name}: median {np.median(took):.2f} ms, p10 {np.percentile(took, 10):.2f} ms per decision")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(DEFAULT_DATA_DIR))
-    ap.add_argument("--compare", action="store_true", help="retrain trees and CNN and report both")
+    ap.add_argument("--compare", action="store_true", help="retrain trees and CNN, report each and their blend")
     ap.add_argument("--dev-poses", metavar="DIR", help="saved poses of the dev clips (<clip>.npz); with it the "
                     "curl/sit-up/deadlift clips join training as `repsense train --dev-poses` does")
     args = ap.parse_args()
@@ -66,15 +84,19 @@ def main() -> None:
     train, test = load_all(data, dev_poses=args.dev_poses)
     shipped = load_model()
     print(format_report(f"shipped model ({shipped.kind})", evaluate(shipped, data, test=test)))
+    print(decision_timing(shipped, test) + "\n")
     if args.compare:
-        from repsense.recognition.train import train_cnn, train_trees
+        from repsense.recognition.model import Blend
+        from repsense.recognition.train import BLEND_WEIGHT, train_cnn, train_trees
+        models = {}
         for kind, fit in (("trees", train_trees), ("cnn", train_cnn)):
             t0 = time.perf_counter()
-            model = fit(train)
+            models[kind] = fit(train)
             took = time.perf_counter() - t0
-            res = evaluate(model, data, test=test)
             print(f"## {kind}: trained in {took:.0f} s")
-            print(format_report(kind, res))
+            print(format_report(kind, evaluate(models[kind], data, test=test)))
+        blend = Blend(models["trees"], models["cnn"], BLEND_WEIGHT)
+        print(format_report(f"blend (trees weight {BLEND_WEIGHT})", evaluate(blend, data, test=test)))
     if args.dev_poses:
         print("### dev videos\n")
         print(dev_videos(shipped, data, pathlib.Path(args.dev_poses)))

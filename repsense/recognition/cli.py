@@ -24,8 +24,8 @@ def add_parsers(subparsers: Any) -> None:
 
     p = subparsers.add_parser("train", help="rebuild the exercise recognition model from data")
     p.add_argument("--data", metavar="DIR", help="the shared data folder (default ../shared/data)")
-    p.add_argument("--kind", choices=("trees", "cnn"), default="trees",
-                   help="model kind (default trees, the measured winner)")
+    p.add_argument("--kind", choices=("blend", "trees", "cnn"), default="blend",
+                   help="model kind (default blend: trees and CNN averaged, the measured winner)")
     p.add_argument("--out", metavar="FILE", help="where to write the model (default: the shipped model)")
     p.add_argument("--dev-poses", metavar="DIR", help="saved poses of the dev clips (<clip>.npz from "
                    "`repsense analyze VIDEO --save-pose`); adds curls, sit-ups, deadlifts and real idle")
@@ -82,7 +82,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     tr, _ = load_all(data, dev_poses=args.dev_poses)
     print(f"training a {args.kind} model on {len(tr)} windows from {data}", file=sys.stderr)
     try:
-        model = train.train_trees(tr) if args.kind == "trees" else train.train_cnn(tr)
+        fit = {"blend": train.train_blend, "trees": train.train_trees, "cnn": train.train_cnn}[args.kind]
+        model = fit(tr)
     except ImportError as exc:
         raise RepsenseError(f"training needs the training extras ({exc.name}): pip install 'repsense[train]'") from None
     out = pathlib.Path(args.out) if args.out else SHIPPED_MODEL

@@ -1,12 +1,15 @@
 """The recogniser's model runtime: numpy only (no torch, no scikit-learn at run time).
 
-Two model kinds share one interface, ``predict_proba(windows (N, 30, 33, 4)) -> (N, C)``:
+Three model kinds share one interface, ``predict_proba(windows (N, 30, 33, 4)) -> (N, C)``:
 
 - ``trees``: gradient-boosted trees (trained with scikit-learn's HistGradientBoostingClassifier) over
   :func:`~repsense.recognition.features.window_features`, stored as padded node arrays and walked
   for all trees at once.
 - ``cnn``: a small 1-D convolutional net (trained with torch) over the per-frame features: two
   convolutions with ReLU, mean and max pooling over time, one linear layer.
+- ``blend`` (shipped): the probabilities of one of each averaged, the per-frame features computed
+  once for both. Trees are better on the gym videos and on idle, the CNN on unseen UCF101 groups;
+  the average was chosen by cross-validation over the UCF101 training groups (docs/recognition.md).
 
 A model is one ``.npz`` file of arrays (``allow_pickle=False``); ``kind`` and ``classes`` say what it is.
 """
@@ -14,6 +17,7 @@ A model is one ``.npz`` file of arrays (``allow_pickle=False``); ``kind`` and ``
 from __future__ import annotations
 
 import functools
+import io
 import pathlib
 from typing import Protocol
 
@@ -67,18 +71,24 @@ class TreeEnsemble:
         self._missing_left = self.missing_left.ravel()
         self._left = np.where(self.is_leaf, own, base + self.left).ravel()
         self._right = np.where(self.is_leaf, own, base + self.right).ravel()
+        self._children = np.stack([self._left, self._right], axis=1).ravel()  # node*2 (+1: right)
         self._value = self.value.ravel()
         self._roots = base[:, 0]
         self._to_class = np.eye(len(self.classes))[self.tree_class]              # (n_trees, C)
 
     def decision(self, feats: np.ndarray) -> np.ndarray:
         """Raw class scores ``(N, C)`` of window features ``(N, W)``."""
-        node = np.broadcast_to(self._roots, (feats.shape[0], self._roots.size))
-        rows = np.arange(feats.shape[0])[:, None]
+        n, width = feats.shape
+        flat = np.ascontiguousarray(feats).ravel()
+        offset = (np.arange(n) * width)[:, None]
+        node = np.broadcast_to(self._roots, (n, self._roots.size))
+        has_nan = bool(np.isnan(flat).any())
         for _ in range(self.depth):
-            x = feats[rows, self._feature[node]]
-            go_left = (x <= self._threshold[node]) | (np.isnan(x) & self._missing_left[node])
-            node = np.where(go_left, self._left[node], self._right[node])
+            x = flat[offset + self._feature[node]]
+            go_left = x <= self._threshold[node]
+            if has_nan:
+                go_left |= np.isnan(x) & self._missing_left[node]
+            node = self._children[node * 2 + ~go_left]
         return self._value[node] @ self._to_class + self.baseline
 
     def truncated(self, n_iter: int) -> "TreeEnsemble":
@@ -109,11 +119,10 @@ class TreeEnsemble:
 def _conv1d_relu(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     """'same' 1-D convolution then ReLU: ``x (N, T, Cin)``, ``w (Cout, Cin, K)`` -> ``(N, T, Cout)``."""
     k = w.shape[2]
-    pad = k // 2
-    xp = np.pad(x, ((0, 0), (pad, pad), (0, 0)))
-    t = x.shape[1]
-    cols = np.stack([xp[:, i:i + t, :] for i in range(k)], axis=-1)              # (N, T, Cin, K)
-    y = cols.reshape(x.shape[0], t, -1) @ w.reshape(w.shape[0], -1).T + b
+    pad = np.zeros((x.shape[0], k // 2, x.shape[2]), x.dtype)
+    xp = np.concatenate([pad, x, pad], axis=1)
+    cols = np.lib.stride_tricks.sliding_window_view(xp, k, axis=1)               # (N, T, Cin, K)
+    y = cols.reshape(x.shape[0], x.shape[1], -1) @ w.reshape(w.shape[0], -1).T + b
     return np.maximum(y, 0.0)
 
 
@@ -133,7 +142,10 @@ class ConvNet:
 
     def inputs(self, windows: np.ndarray) -> np.ndarray:
         """Standardised per-frame features ``(N, T, F)``; missing values become 0 (the mean)."""
-        x = (frame_features(fill_missing(windows)) - self.mean) / self.std
+        return self.standardise(frame_features(fill_missing(windows)))
+
+    def standardise(self, frames: np.ndarray) -> np.ndarray:
+        x = (frames - self.mean) / self.std
         return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
@@ -156,16 +168,54 @@ class ConvNet:
                    d["conv2_w"], d["conv2_b"], d["fc_w"], d["fc_b"])
 
 
-_KINDS: dict[str, type[TreeEnsemble] | type[ConvNet]] = {"trees": TreeEnsemble, "cnn": ConvNet}
+class Blend:
+    """The class probabilities of a tree ensemble and a CNN, averaged with weight ``weight`` on the
+    trees. Both read the same per-frame features, computed once."""
+
+    kind = "blend"
+
+    def __init__(self, trees: TreeEnsemble, cnn: ConvNet, weight: float = 0.5) -> None:
+        if tuple(trees.classes) != tuple(cnn.classes):
+            raise ValueError(f"blend members disagree on the classes: {trees.classes} vs {cnn.classes}")
+        self.trees, self.cnn, self.weight = trees, cnn, float(weight)
+        self.classes = trees.classes
+
+    def predict_proba(self, windows: np.ndarray) -> np.ndarray:
+        frames = frame_features(fill_missing(windows))
+        p_trees = _softmax(self.trees.decision(window_features(frames).astype(np.float64)))
+        p_cnn = _softmax(self.cnn.logits(self.cnn.standardise(frames)).astype(np.float64))
+        return self.weight * p_trees + (1.0 - self.weight) * p_cnn
+
+    def save(self, path: str | pathlib.Path) -> None:
+        arrays: dict[str, np.ndarray] = {}
+        for prefix, member in (("trees_", self.trees), ("cnn_", self.cnn)):
+            buf = io.BytesIO()
+            member.save(buf)
+            buf.seek(0)
+            with np.load(buf, allow_pickle=False) as d:
+                arrays.update({prefix + k: d[k] for k in d.files})
+        np.savez_compressed(path, kind=self.kind, classes=np.array(self.classes),
+                            weight=np.float64(self.weight), **arrays)
+
+    @classmethod
+    def from_arrays(cls, d: dict[str, np.ndarray]) -> "Blend":
+        def member(prefix: str) -> dict[str, np.ndarray]:
+            return {k[len(prefix):]: v for k, v in d.items() if k.startswith(prefix)}
+        return cls(TreeEnsemble.from_arrays(member("trees_")), ConvNet.from_arrays(member("cnn_")),
+                   float(d["weight"]))
+
+
+_KINDS: dict[str, type[TreeEnsemble] | type[ConvNet] | type[Blend]] = {
+    "trees": TreeEnsemble, "cnn": ConvNet, "blend": Blend}
 
 
 @functools.cache
-def shipped_model() -> TreeEnsemble | ConvNet:
+def shipped_model() -> TreeEnsemble | ConvNet | Blend:
     """The shipped model, loaded once per process (it is only read, never changed)."""
     return load_model()
 
 
-def load_model(path: str | pathlib.Path | None = None) -> TreeEnsemble | ConvNet:
+def load_model(path: str | pathlib.Path | None = None) -> TreeEnsemble | ConvNet | Blend:
     """Load a model file (the shipped one by default)."""
     path = pathlib.Path(path) if path is not None else SHIPPED_MODEL
     try:
