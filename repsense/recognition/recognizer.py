@@ -45,8 +45,8 @@ def to_model_space(landmarks: np.ndarray, aspect: float) -> np.ndarray:
 # The whole input is idle when idle carries more than this share of its windows' mean probability.
 # On the cross-validated UCF101 clips (blend model) every exercise clip in which a person is found
 # has at most 0.28; synthetic idle recordings (standing, walking, standing) have 0.60-0.71, because
-# the CNN half of the blend spreads a third of its mass over exercises on still people. (0.75 with
-# the trees alone, which put 0.99 on idle there.)
+# the CNN half of the blend gives idle only 0.2-0.4 there (the trees 0.99+; the cut was 0.75 when
+# the trees shipped alone).
 WHOLE_INPUT_IDLE_MAX = 0.5
 
 
@@ -195,8 +195,9 @@ def classify_recording(rec: PoseRecording, model: Model | None = None, stride: i
     """The exercise of a whole recording (any length, even under 30 frames) and its timeline.
 
     Returns ``exercise`` and ``confidence`` (the exercise, if windows not idle carry at least half
-    of the probability mass (:data:`WHOLE_INPUT_IDLE_MAX`), with its share of that mass; else idle), ``probabilities``
-    (mean over the windows in which a person is seen, by name; over all windows if none is), ``class`` (the model's own top class for that exercise, e.g.
+    of the probability mass (:data:`WHOLE_INPUT_IDLE_MAX`), with its share of that mass; else
+    idle), ``probabilities`` (mean over the windows in which a person is seen, by name; over all
+    windows if none is), ``class`` (the model's own top class for that exercise, e.g.
     ``wall_push_up``) and ``segments`` [{exercise, start_s, end_s}] from the smoothed decisions.
     """
     model = model if model is not None else load_model()
