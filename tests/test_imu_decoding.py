@@ -102,3 +102,14 @@ def test_an_ensemble_is_the_mean_of_its_members_and_round_trips(tmp_path: Path) 
     assert back.predict_steps(seq).shape == (50,)
     with pytest.raises(ValueError):
         StepModel.ensemble([a, ens])
+
+
+def test_tolerant_hits_forgive_a_boundary_off_by_the_allowed_steps_only() -> None:
+    from repsense.imu.scoring import tolerant_hits
+
+    true = np.array([0, 0, 0, 1, 1, 1, 0, 0])
+    late = np.array([0, 0, 0, 0, 1, 1, 1, 0])       # the rep placed one step late
+    assert tolerant_hits(true, late, 0).tolist() == (true == late).tolist()
+    assert tolerant_hits(true, late, 1).all()
+    wrong = np.array([2, 0, 0, 1, 1, 1, 0, 0])       # a wrong label far from any boundary
+    assert not tolerant_hits(true, wrong, 2)[0] and tolerant_hits(true, wrong, 2)[1:].all()

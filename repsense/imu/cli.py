@@ -147,6 +147,9 @@ def format_evaluation(ev: Any, title: str) -> str:
     c = ev.counts
     lines = [f"{title}: step accuracy {ev.step_accuracy:.4f}, macro-F1 {ev.step_macro_f1:.4f}, "
              f"7-class (exercise x rep half) accuracy {ev.phase_accuracy:.4f}",
+             *([f"  step accuracy with rep edges allowed 1 / 2 steps (100 / 200 ms) early or late: "
+                f"{ev.tolerant_step_accuracy[1]:.4f} / {ev.tolerant_step_accuracy[2]:.4f}"]
+               if ev.tolerant_step_accuracy else []),
              f"  rep counts over {int(c['sets'])} sets: off by <=1 in {100 * c['within_one']:.1f}%, "
              f"exact in {100 * c['exact']:.1f}%, MAE {c['mae']:.2f} reps, normalised MAE {c['nmae']:.3f}",
              "  group          step_acc  macro_f1  sets  within_1  exact   nMAE"]
