@@ -115,9 +115,12 @@ class StepModel:
         """Class per step of a whole sequence ``(T, N_INPUTS)`` -> ``(T,)``: the step decoder's
         labels (``decoding.decode``, as a stream would get them) or, without one, the most
         probable class."""
+        return self.labels(self.predict_sequence(inputs))
+
+    def labels(self, probs: np.ndarray) -> np.ndarray:
+        """Class per step from step probabilities ``(T, N_CLASSES)``: decoded, or the most probable."""
         from repsense.imu.decoding import decode
 
-        probs = self.predict_sequence(inputs)
         cfg = self.decoder()
         return decode(probs, cfg) if cfg is not None else probs.argmax(axis=1)
 

@@ -153,7 +153,6 @@ def evaluate(items: list[tuple[str, ImuRecording, "object"]]) -> Evaluation:
     """Score ``(group, recording, model)`` triples: each recording is classified by the step model
     and replayed through the full streaming engine (the events a user would get)."""
     from repsense.imu.analysis import run_recording
-    from repsense.imu.decoding import decode
     from repsense.imu.features import step_inputs, step_labels
 
     y4: dict[str, list[np.ndarray]] = {}
@@ -166,8 +165,7 @@ def evaluate(items: list[tuple[str, ImuRecording, "object"]]) -> Evaluation:
     for group, rec, model in items:
         probs = model.predict_sequence(step_inputs(rec.samples))  # type: ignore[attr-defined]
         raw.setdefault(group, []).append((probs.argmax(axis=1) + 1) // 2)
-        cfg = model.decoder() if hasattr(model, "decoder") else None  # type: ignore[attr-defined]
-        pred = decode(probs, cfg) if cfg is not None else probs.argmax(axis=1)
+        pred = model.labels(probs) if hasattr(model, "labels") else probs.argmax(axis=1)  # type: ignore[attr-defined]
         y7.append(step_labels(rec))
         p7.append(pred)
         y4.setdefault(group, []).append(step_exercise_labels(rec))

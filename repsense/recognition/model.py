@@ -17,7 +17,6 @@ A model is one ``.npz`` file of arrays (``allow_pickle=False``); ``kind`` and ``
 from __future__ import annotations
 
 import functools
-import io
 import pathlib
 from typing import Protocol
 
@@ -98,16 +97,23 @@ class TreeEnsemble:
                             self.threshold[keep], self.left[keep], self.right[keep], self.value[keep],
                             self.is_leaf[keep], self.missing_left[keep], self.depth)
 
+    def proba_of_frames(self, frames: np.ndarray) -> np.ndarray:
+        """Class probabilities from per-frame features ``(N, T, F)`` (gap-filled windows)."""
+        return _softmax(self.decision(window_features(frames).astype(np.float64)))
+
     def predict_proba(self, windows: np.ndarray) -> np.ndarray:
-        feats = window_features(frame_features(fill_missing(windows)))
-        return _softmax(self.decision(feats.astype(np.float64)))
+        return self.proba_of_frames(frame_features(fill_missing(windows)))
+
+    def arrays(self) -> dict[str, object]:
+        """What ``save`` writes (a blend stores its members' under a prefix)."""
+        return {"kind": self.kind, "classes": np.array(self.classes), "baseline": self.baseline,
+                "tree_class": self.tree_class, "feature": self.feature.astype(np.int16),
+                "threshold": self.threshold.astype(np.float32), "left": self.left.astype(np.int16),
+                "right": self.right.astype(np.int16), "value": self.value.astype(np.float32),
+                "is_leaf": self.is_leaf, "missing_left": self.missing_left, "depth": self.depth}
 
     def save(self, path: str | pathlib.Path) -> None:
-        np.savez_compressed(path, kind=self.kind, classes=np.array(self.classes), baseline=self.baseline,
-                            tree_class=self.tree_class, feature=self.feature.astype(np.int16),
-                            threshold=self.threshold.astype(np.float32), left=self.left.astype(np.int16),
-                            right=self.right.astype(np.int16), value=self.value.astype(np.float32),
-                            is_leaf=self.is_leaf, missing_left=self.missing_left, depth=self.depth)
+        np.savez_compressed(path, **self.arrays())
 
     @classmethod
     def from_arrays(cls, d: dict[str, np.ndarray]) -> "TreeEnsemble":
@@ -140,11 +146,8 @@ class ConvNet:
         self.conv2_w, self.conv2_b = np.asarray(conv2_w, np.float32), np.asarray(conv2_b, np.float32)
         self.fc_w, self.fc_b = np.asarray(fc_w, np.float32), np.asarray(fc_b, np.float32)
 
-    def inputs(self, windows: np.ndarray) -> np.ndarray:
-        """Standardised per-frame features ``(N, T, F)``; missing values become 0 (the mean)."""
-        return self.standardise(frame_features(fill_missing(windows)))
-
     def standardise(self, frames: np.ndarray) -> np.ndarray:
+        """Standardised per-frame features ``(N, T, F)``; missing values become 0 (the mean)."""
         x = (frames - self.mean) / self.std
         return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
@@ -154,13 +157,20 @@ class ConvNet:
         pooled = np.concatenate([h.mean(axis=1), h.max(axis=1)], axis=-1)
         return pooled @ self.fc_w.T + self.fc_b
 
+    def proba_of_frames(self, frames: np.ndarray) -> np.ndarray:
+        """Class probabilities from per-frame features ``(N, T, F)`` (gap-filled windows)."""
+        return _softmax(self.logits(self.standardise(frames)).astype(np.float64))
+
     def predict_proba(self, windows: np.ndarray) -> np.ndarray:
-        return _softmax(self.logits(self.inputs(windows)).astype(np.float64))
+        return self.proba_of_frames(frame_features(fill_missing(windows)))
+
+    def arrays(self) -> dict[str, object]:
+        return {"kind": self.kind, "classes": np.array(self.classes), "mean": self.mean, "std": self.std,
+                "conv1_w": self.conv1_w, "conv1_b": self.conv1_b, "conv2_w": self.conv2_w,
+                "conv2_b": self.conv2_b, "fc_w": self.fc_w, "fc_b": self.fc_b}
 
     def save(self, path: str | pathlib.Path) -> None:
-        np.savez_compressed(path, kind=self.kind, classes=np.array(self.classes), mean=self.mean,
-                            std=self.std, conv1_w=self.conv1_w, conv1_b=self.conv1_b,
-                            conv2_w=self.conv2_w, conv2_b=self.conv2_b, fc_w=self.fc_w, fc_b=self.fc_b)
+        np.savez_compressed(path, **self.arrays())
 
     @classmethod
     def from_arrays(cls, d: dict[str, np.ndarray]) -> "ConvNet":
@@ -182,20 +192,14 @@ class Blend:
 
     def predict_proba(self, windows: np.ndarray) -> np.ndarray:
         frames = frame_features(fill_missing(windows))
-        p_trees = _softmax(self.trees.decision(window_features(frames).astype(np.float64)))
-        p_cnn = _softmax(self.cnn.logits(self.cnn.standardise(frames)).astype(np.float64))
-        return self.weight * p_trees + (1.0 - self.weight) * p_cnn
+        return (self.weight * self.trees.proba_of_frames(frames)
+                + (1.0 - self.weight) * self.cnn.proba_of_frames(frames))
 
     def save(self, path: str | pathlib.Path) -> None:
-        arrays: dict[str, np.ndarray] = {}
-        for prefix, member in (("trees_", self.trees), ("cnn_", self.cnn)):
-            buf = io.BytesIO()
-            member.save(buf)
-            buf.seek(0)
-            with np.load(buf, allow_pickle=False) as d:
-                arrays.update({prefix + k: d[k] for k in d.files})
+        members = {f"{prefix}{k}": v for prefix, member in (("trees_", self.trees), ("cnn_", self.cnn))
+                   for k, v in member.arrays().items()}
         np.savez_compressed(path, kind=self.kind, classes=np.array(self.classes),
-                            weight=np.float64(self.weight), **arrays)
+                            weight=np.float64(self.weight), **members)
 
     @classmethod
     def from_arrays(cls, d: dict[str, np.ndarray]) -> "Blend":

@@ -79,7 +79,7 @@ class DecisionSmoother:
         top = int(avg.argmax())
         name = NAMES[top]
         if name != IDLE and avg[top] < self.config.enter and \
-                avg[NAMES.index(IDLE)] < self.config.moving:
+                avg[_IDLE_INDEX] < self.config.moving:
             name = UNKNOWN     # open set: moving, and no known exercise is likely enough
         if name == self.current:
             self._candidate, self._streak = name, 0
