@@ -62,7 +62,7 @@ def labelled_clips(data: pathlib.Path = DATA) -> list[Clip]:
 def recording_for(clip: Clip, poses: pathlib.Path | None, model: str,  # type: ignore[no-untyped-def]
                   whole: bool = False):
     """The clip's pose recording over its labelled span (or the whole clip)."""
-    from repsense.analysis import load_input, select_span
+    from repsense.sources import load_input, select_span
     from repsense.pose import PoseRecording
 
     start, end = (None, None) if whole else (clip.start_s, clip.end_s)
@@ -79,10 +79,10 @@ def recording_for(clip: Clip, poses: pathlib.Path | None, model: str,  # type: i
 
 
 def predict(clip: Clip, rec, mode: str) -> float:  # type: ignore[no-untyped-def]
-    from repsense.analysis import run_engine
+    from repsense.session import analyze_recording
 
     exercise = clip.exercise if mode == "labelled" else mode
-    report = run_engine(rec, exercise).report
+    report = analyze_recording(rec, exercise).report
     if clip.hold:
         return sum(e.hold_s or 0.0 for e in report.exercises)
     return float(report.total_reps)

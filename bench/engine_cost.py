@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from repsense import tracker as tracker_mod  # noqa: E402
-from repsense.exercises import get_spec  # noqa: E402
+from repsense.engine.exercises import get_spec  # noqa: E402
 from repsense.pose import PoseRecording  # noqa: E402
 
 CLIPS = {"PushUp-Counter_pushup": "push_up", "MrPose_squat": "squat", "MrPose_plank": "plank",

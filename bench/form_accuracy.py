@@ -15,8 +15,8 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from repsense.form_accuracy import DEFAULT_ASPECT, evaluate  # noqa: E402
-from repsense.jsonio import write_json  # noqa: E402
+from bench.form_labels import DEFAULT_ASPECT, evaluate  # noqa: E402
+from repsense.sinks.jsonio import write_json  # noqa: E402
 
 DEFAULT_DIR = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "form_labels"
 PRECISION, RECALL = 0.85, 0.80

@@ -43,11 +43,11 @@ def make_480p(src: pathlib.Path, dst: pathlib.Path) -> None:
 def measure(path: pathlib.Path, model: str, max_fps: float | None) -> dict[str, float]:
     import cv2
 
-    from repsense.analysis import run_engine
-    from repsense.backends import create_backend
+    from repsense.session import analyze_recording
+    from repsense.pose.backends import create_backend
     from repsense.pose import PoseRecording, missing_pose
-    from repsense.tracker import Tracker
-    from repsense.video import iter_frames, probe
+    from repsense.engine.tracker import Tracker
+    from repsense.sources.video import iter_frames, probe
 
     info = probe(path)
     # decode: every frame, as a player would
@@ -73,7 +73,7 @@ def measure(path: pathlib.Path, model: str, max_fps: float | None) -> dict[str, 
         stamps.append(ts)
     backend.close()
     rec = PoseRecording(np.stack(poses), np.asarray(stamps), (info.width, info.height))
-    run_engine(rec, "push_up")
+    analyze_recording(rec, "push_up")
     wall_s = time.perf_counter() - t_all
 
     # the engine alone, per frame

@@ -12,7 +12,7 @@ from typing import TextIO
 
 from repsense import __version__
 from repsense.errors import RepsenseError
-from repsense.jsonio import write_json
+from repsense.sinks.jsonio import write_json
 
 
 # Frames darker than this (mean 0-255) are too dark for the pose model to find a person.
@@ -34,7 +34,7 @@ def _seconds(text: str) -> float:
 
 
 def _exercise_name(text: str) -> str:
-    from repsense.exercises import GENERIC, catalog
+    from repsense.engine.exercises import GENERIC, catalog
 
     if text in ("auto", GENERIC) or text in catalog():
         return text
@@ -53,8 +53,9 @@ def _output_for(option: str | None, path: pathlib.Path, n: int, suffix: str) -> 
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from repsense.analysis import RECORDING_SUFFIXES, load_input, run_engine
-    from repsense.report import InputReport, format_text, to_json_doc
+    from repsense.session import analyze_recording
+    from repsense.sources import RECORDING_SUFFIXES, load_input
+    from repsense.sinks.report import InputReport, format_text, to_json_doc
 
     if args.start is not None and args.end is not None and args.end <= args.start:
         _err(f"--end ({args.end}) must be after --start ({args.start})")
@@ -62,7 +63,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     paths = [pathlib.Path(p) for p in args.paths]
     human: TextIO = sys.stderr if args.json == "-" else sys.stdout
     if args.speak or args.speak_wav:
-        from repsense.speech import espeak
+        from repsense.sinks.speech import espeak
 
         espeak()   # fail before the long work when there is no voice
     reports: list[InputReport] = []
@@ -80,7 +81,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             finally:
                 if frame_bar is not None:
                     frame_bar.close()
-            analysis = run_engine(rec, args.exercise)
+            analysis = analyze_recording(rec, args.exercise)
             if analysis.report.person_frames == 0:
                 dark = rec.unseen_brightness
                 if dark is not None and dark < DARK_BRIGHTNESS:
@@ -97,14 +98,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 rec.save(out)
             out = _output_for(args.annotate, path, len(paths), ".mp4")
             if out is not None:
-                from repsense.annotate import write_annotated
-                from repsense.video import DEFAULT_POSE_FPS
+                from repsense.sinks.annotate import write_annotated
+                from repsense.sources.video import DEFAULT_POSE_FPS
 
                 write_annotated(path, analysis, out, args.start, args.end, DEFAULT_POSE_FPS)
                 print(f"annotated video: {out}", file=sys.stderr)
             out = _output_for(args.speak_wav, path, len(paths), ".wav")
             if out is not None:
-                from repsense.speech import render_track
+                from repsense.sinks.speech import render_track
 
                 t = analysis.recording.timestamp_ms
                 start = args.start or 0.0
@@ -113,7 +114,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 print(f"speech track: {out}", file=sys.stderr)
             out = _output_for(args.plot, path, len(paths), ".png")
             if out is not None:
-                from repsense.plot import write_plot
+                from repsense.sinks.plot import write_plot
 
                 write_plot(analysis, out)
                 print(f"plot: {out}", file=sys.stderr)
@@ -146,7 +147,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def _speak_paced(events: list, start_s: float) -> None:
     """Say the events aloud at the pace of the input's time line (Ctrl-C skips the rest)."""
-    from repsense.speech import Speaker
+    from repsense.sinks.speech import Speaker
 
     speaker = Speaker()
     print("speaking the counts and cues (Ctrl-C to skip)", file=sys.stderr)
@@ -192,7 +193,7 @@ def _progress(n: int) -> _Bar | None:
 def _frame_progress(path: pathlib.Path) -> _Bar | None:
     if not sys.stderr.isatty():
         return None
-    from repsense.video import probe
+    from repsense.sources.video import probe
 
     try:
         info = probe(path)

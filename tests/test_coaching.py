@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from repsense.coaching import (CLEAR_S, COOLDOWN_S, MIN_GAP_S, NOT_FOUND_S, PENDING_S, REPEAT_S,
+from repsense.engine.coaching import (CLEAR_S, COOLDOWN_S, MIN_GAP_S, NOT_FOUND_S, PENDING_S, REPEAT_S,
                                CameraCheck, CueScheduler, Observation)
-from repsense.exercises import get_spec
+from repsense.engine.exercises import get_spec
 from repsense.pose import Landmark as L
 from repsense.pose import missing_pose
 
@@ -111,8 +111,8 @@ def test_camera_checks(exercise, view, hide_ankles, expected):
 
 def test_a_fault_held_through_a_long_plank_is_recalled_not_repeated():
     """Hips low for 40 s of a side-view plank: said when it starts, recalled once after REPEAT_S."""
-    from repsense.events import FormWarning
-    from repsense.tracker import Tracker
+    from repsense.engine.events import FormWarning
+    from repsense.engine.tracker import Tracker
 
     pose = np.full((33, 4), np.nan, np.float32)
     for lm, (x, y) in {L.LEFT_SHOULDER: (0.3, 0.5), L.RIGHT_SHOULDER: (0.3, 0.5),

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from repsense.counting import HoldTimer, RepCounter
-from repsense.exercises import CountSpec
+from repsense.engine.counting import HoldTimer, RepCounter
+from repsense.engine.exercises import CountSpec
 
 SQUAT = CountSpec(rest="high", min_rom=40.0, min_rep_s=0.6, max_rep_s=8.0)
 JACKS = CountSpec(rest="low", min_rom=60.0, min_rep_s=0.35, max_rep_s=4.0)

@@ -138,13 +138,13 @@ def test_annotated_video_and_plot(dev_runs, tmp_path, capsys):
 
 def test_generic_counter_on_the_dev_clips(dev_runs):
     """The counter without an exercise description, replayed over the same recordings."""
-    from repsense.analysis import run_engine
+    from repsense.session import analyze_recording
     from repsense.pose import PoseRecording
 
     rows = []
     for clip, _, saved in dev_runs.values():
         if clip.hold:
             continue
-        rows.append((clip, float(run_engine(PoseRecording.load(saved), "generic").report.total_reps)))
+        rows.append((clip, float(analyze_recording(PoseRecording.load(saved), "generic").report.total_reps)))
     s = score(rows)
     assert s["off_by_one"] >= 0.82 and s["nmae"] <= 0.20, s

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from conftest import require_data
-from repsense.counting import Rep
+from repsense.engine.counting import Rep
 from repsense.errors import InputError
-from repsense.exercises import catalog, get_spec, parse_spec
-from repsense.form import FORM_MEASURES, FormJudge, view_of
-from repsense.geometry import to_metric
+from repsense.engine.exercises import catalog, get_spec, parse_spec
+from repsense.engine.form import FORM_MEASURES, FormJudge, view_of
+from repsense.pose.geometry import to_metric
 from repsense.pose import Landmark as L
 
 PRECISION, RECALL = 0.85, 0.80   # the target for every rule with labels
@@ -107,7 +107,7 @@ def test_turning_point_rules_use_the_rep_values():
 
 def test_form_rules_meet_the_target_on_the_labelled_frames():
     data = require_data("form_labels")
-    from repsense.form_accuracy import evaluate
+    from bench.form_labels import evaluate
 
     scores = {(s.rule.exercise, s.rule.rule): s for s in evaluate(data)}
     # Every fault label present in the data is scored (hips high has no labelled frames here).
@@ -166,7 +166,7 @@ def test_plank_time_in_good_form(dev_runs):
 def test_window_median_matches_numpy():
     import warnings
 
-    from repsense.form import _nanmedian
+    from repsense.engine.form import _nanmedian
 
     rng = np.random.default_rng(0)
     for _ in range(200):

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from repsense.geometry import angle_deg, joint_angle_deg
+from repsense.pose.geometry import angle_deg, joint_angle_deg
 from repsense.pose import Landmark, missing_pose
 
 coord = st.floats(-10, 10, allow_nan=False)

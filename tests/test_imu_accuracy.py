@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from repsense.events import ExerciseDetected, RepCompleted, SessionEnded, SetCompleted
+from repsense.engine.events import ExerciseDetected, RepCompleted, SessionEnded, SetCompleted
 from repsense.imu.analysis import analyze_file, run_recording
 from repsense.imu.model import StepModel
 from repsense.imu.recording import ImuRecording, load_csv

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from repsense.events import ExerciseDetected, RepCompleted, SetCompleted
+from repsense.engine.events import ExerciseDetected, RepCompleted, SetCompleted
 from repsense.imu.counter import CounterConfig, RepCounter
 from repsense.imu.features import CLASSES
 

@@ -20,7 +20,7 @@ import pytest
 paho = pytest.importorskip("paho.mqtt.client")
 amqtt_broker = pytest.importorskip("amqtt.broker")
 
-from repsense.events import RepCompleted  # noqa: E402
+from repsense.engine.events import RepCompleted  # noqa: E402
 from repsense.imu.analysis import run_recording  # noqa: E402
 from repsense.imu.model import StepModel  # noqa: E402
 from repsense.imu.mqtt import ImuListener, parse_message  # noqa: E402

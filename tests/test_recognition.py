@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from repsense.events import ExerciseDetected
+from repsense.engine.events import ExerciseDetected
 from repsense.pose import PoseRecording
 from repsense.recognition import (
     IDLE, NAMES, DecisionSmoother, ExerciseRecognizer, SmootherConfig, classify_recording, load_model,
@@ -146,7 +146,7 @@ def test_turning_the_camera_half_way_round_is_a_mirror() -> None:
 
 
 def test_every_recognised_exercise_has_a_counting_description(model) -> None:  # type: ignore[no-untyped-def]
-    from repsense.exercises import catalog
+    from repsense.engine.exercises import catalog
     from repsense.recognition.labels import exercise_name
     named = {exercise_name(c) for c in model.classes} - {IDLE}
     assert "handstand_push_up" in named                # counted by its own description, not generic
@@ -383,7 +383,7 @@ def _dev_recording(dev_runs, row: dict[str, str]) -> PoseRecording:  # type: ign
 @pytest.mark.slow
 @pytest.mark.parametrize("row", _dev_clips(), ids=lambda r: r["file"])
 def test_dev_clip_is_recognised(model, dev_runs, row: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
-    from repsense.analysis import select_span
+    from repsense.sources import select_span
 
     rec = _dev_recording(dev_runs, row)
     span = select_span(rec, float(row["t_start_s"] or 0), float(row["t_end_s"] or 1e9))

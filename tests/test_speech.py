@@ -10,8 +10,8 @@ import wave
 import numpy as np
 import pytest
 
-from repsense.events import ExerciseDetected, FormWarning, HoldUpdated, RepCompleted
-from repsense.speech import SAMPLE_RATE, Utterance, pick, render_track, utterance
+from repsense.engine.events import ExerciseDetected, FormWarning, HoldUpdated, RepCompleted
+from repsense.sinks.speech import SAMPLE_RATE, Utterance, pick, render_track, utterance
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

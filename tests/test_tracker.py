@@ -7,13 +7,13 @@ import pathlib
 import numpy as np
 import pytest
 
-from repsense.events import (ExerciseDetected, HoldUpdated, PersonLost, RepCompleted,
+from repsense.engine.events import (ExerciseDetected, HoldUpdated, PersonLost, RepCompleted,
                              SessionEnded)
-from repsense.exercises import catalog, parse_spec
+from repsense.engine.exercises import catalog, parse_spec
 from repsense.errors import InputError
 from repsense.pose import Landmark as L
 from repsense.pose import PoseRecording, missing_pose
-from repsense.tracker import PeopleTracker, Tracker
+from repsense.engine.tracker import PeopleTracker, Tracker
 
 SAMPLE = PoseRecording.load(pathlib.Path(__file__).resolve().parents[1] / "samples" / "squats.npz")
 

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from repsense.errors import InputError
-from repsense.events import Event, ExerciseDetected, RepCompleted, SetCompleted
+from repsense.engine.events import Event, ExerciseDetected, RepCompleted, SetCompleted
 from repsense.imu.model import StepModel
-from repsense.jsonio import jsonable
+from repsense.sinks.jsonio import jsonable
 from repsense.imu.recording import SAMPLE_RATE_HZ, ImuRecording, load_csv
 from repsense.imu.tracker import ImuTracker
-from repsense.report import InputReport, segments_from_events
+from repsense.sinks.report import InputReport, segments_from_events
 
 
 @dataclass

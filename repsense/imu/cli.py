@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from repsense.errors import RepsenseError
-from repsense.jsonio import write_json
+from repsense.sinks.jsonio import write_json
 
 DEFAULT_DATA = "../shared/data/exermote"
 
@@ -28,7 +28,7 @@ def _model(path: str | None) -> Any:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from repsense.imu.analysis import analyze_file
-    from repsense.report import format_text
+    from repsense.sinks.report import format_text
 
     human = sys.stderr if args.json == "-" else sys.stdout
     try:

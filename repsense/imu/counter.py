@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from repsense.events import Event, ExerciseDetected, RepCompleted, SetCompleted
+from repsense.engine.events import Event, ExerciseDetected, RepCompleted, SetCompleted
 from repsense.imu.features import EXERCISES
 
 # Which half of a rep is the muscle-shortening (concentric) part, per exercise.

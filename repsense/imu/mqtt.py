@@ -26,8 +26,8 @@ from urllib.parse import urlparse
 import numpy as np
 
 from repsense.errors import InputError
-from repsense.events import Event
-from repsense.jsonio import dumps
+from repsense.engine.events import Event
+from repsense.sinks.jsonio import dumps
 from repsense.imu.recording import CHANNELS, N_CHANNELS
 from repsense.imu.tracker import ImuTracker
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from repsense.events import Event, RepCompleted
+from repsense.engine.events import Event, RepCompleted
 from repsense.imu.features import EXERCISES
 from repsense.imu.recording import ImuRecording
 

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from repsense.events import Event, PersonLost, SessionEnded
+from repsense.engine.events import Event, PersonLost, SessionEnded
 from repsense.imu.counter import CounterConfig, ProbSmoother, RepCounter
 from repsense.imu.features import step_inputs
 from repsense.imu.model import StepModel

@@ -8,9 +8,9 @@ import pathlib
 import sys
 from typing import Any
 
-from repsense.analysis import load_input
+from repsense.sources import load_input
 from repsense.errors import RepsenseError
-from repsense.jsonio import write_json
+from repsense.sinks.jsonio import write_json
 
 
 

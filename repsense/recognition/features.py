@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from repsense.geometry import angle_deg
+from repsense.pose.geometry import angle_deg
 from repsense.pose import Landmark as L
 
 WINDOW_FRAMES = 30

@@ -5,7 +5,7 @@ exercise descriptions, plus ``idle`` and ``unknown``). Most classes are the exer
 ``wall_push_up`` (UCF101 WallPushups) is kept apart while training and reported as ``push_up``: the
 same elbow-driven movement, counted by the same signal, but standing, so it would blur the push-up
 class if trained together. ``handstand_push_up`` (UCF101 HandstandPushups) is reported as itself:
-``repsense/exercises/handstand_push_up.toml`` describes how to count it, so ``--exercise auto``
+``repsense/engine/exercises/handstand_push_up.toml`` describes how to count it, so ``--exercise auto``
 counts it with that description instead of the generic counter.
 """
 

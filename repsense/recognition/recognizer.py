@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from repsense.events import ExerciseDetected
+from repsense.engine.events import ExerciseDetected
 from repsense.pose import Landmark, PoseRecording, validate_pose
 from repsense.recognition.features import FRAME_MS, WINDOW_FRAMES, resample, sliding_windows, valid_windows
 from repsense.recognition.labels import IDLE, NAMES, UNKNOWN, exercise_name

@@ -7,7 +7,7 @@ import pathlib
 
 import numpy as np
 
-MODELS_DIR = pathlib.Path(__file__).resolve().parents[1] / "models"
+MODELS_DIR = pathlib.Path(__file__).resolve().parents[2] / "models"
 
 
 def model_path(model: str) -> pathlib.Path:

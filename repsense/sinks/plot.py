@@ -6,8 +6,8 @@ import pathlib
 
 import numpy as np
 
-from repsense.analysis import Analysis
-from repsense.events import HoldUpdated, RepCompleted
+from repsense.session import Analysis
+from repsense.engine.events import HoldUpdated, RepCompleted
 
 
 def write_plot(analysis: Analysis, out: str | pathlib.Path) -> None:

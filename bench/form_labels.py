@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from repsense.exercises import get_spec
-from repsense.form import FormJudge, in_range
+from repsense.engine.exercises import get_spec
+from repsense.engine.form import FormJudge, in_range
 from repsense.pose import read_landmark_csv
-from repsense.signals import combine_sides, side_values
+from repsense.engine.signals import combine_sides, side_values
 
 FRAME_MS = 33
 # The videos behind the form labels are landscape 16:9: facing the camera, their shoulder width

@@ -1,5 +1,5 @@
 """Coaching: which cue is said, and when. A person wants to hear what to fix, once, soon, and not
-again and again: faults found by repsense.form and camera problems become FormWarning events
+again and again: faults found by repsense.engine.form and camera problems become FormWarning events
 through a scheduler with a cooldown per cue, hysteresis (a fault must clear before it is news
 again), a gap between any two cues, and the most severe cue first.
 
@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from repsense.events import FormWarning
-from repsense.exercises import ExerciseSpec
-from repsense.form import SEVERITY_RANK, Fault
+from repsense.engine.events import FormWarning
+from repsense.engine.specs import ExerciseSpec
+from repsense.engine.form import SEVERITY_RANK, Fault
 from repsense.pose import is_missing
-from repsense.signals import JOINT_NAMES
+from repsense.engine.signals import JOINT_NAMES
 
 COOLDOWN_S = 12.0   # the same cue is not said again within this, even if the fault came back
 REPEAT_S = 30.0     # a fault that never went away is recalled at most this often

@@ -7,11 +7,11 @@ import pathlib
 
 import numpy as np
 
-from repsense.analysis import Analysis
+from repsense.session import Analysis
 from repsense.errors import InputError
-from repsense.events import FormWarning, RepCompleted
+from repsense.engine.events import FormWarning, RepCompleted
 from repsense.pose import SKELETON, is_missing
-from repsense.smoothing import MIN_VISIBILITY
+from repsense.pose.smoothing import MIN_VISIBILITY
 
 GREEN = (80, 200, 80)
 WHITE = (255, 255, 255)
@@ -89,7 +89,7 @@ def write_annotated(video: str | pathlib.Path, analysis: Analysis, out: str | pa
     Returns the number of frames written."""
     import cv2
 
-    from repsense.video import pose_frames
+    from repsense.sources.video import pose_frames
 
     rec = analysis.recording
     index_of = {int(t): i for i, t in enumerate(rec.timestamp_ms)}

@@ -10,147 +10,19 @@ from __future__ import annotations
 import functools
 import pathlib
 import tomllib
-from dataclasses import dataclass, field
 from typing import Any
 
 from repsense.errors import InputError
+from repsense.engine.form import FORM_MEASURES
+from repsense.engine.signals import JOINT_NAMES, MEASURES, POINT_NAMES
+from repsense.engine.specs import (FORM_WHEN, GENERIC, REP_MEASURES, SEVERITIES, SIDES, SIGNAL_TYPES,
+                                   VIEWS, CameraSpec, Condition, CountSpec, ExerciseSpec, FormRule,
+                                   HoldSpec, Position, SignalSpec)
+
+__all__ = ["GENERIC", "CameraSpec", "Condition", "CountSpec", "ExerciseSpec", "FormRule", "HoldSpec",
+           "Position", "SignalSpec", "catalog", "get_spec", "load_spec_file", "parse_spec"]
 
 SPEC_DIR = pathlib.Path(__file__).resolve().parent
-GENERIC = "generic"
-SIDES = ("visible", "each", "min", "max", "left", "right")
-SIGNAL_TYPES = ("angle", "vertical", "motion")
-
-
-@dataclass(frozen=True)
-class SignalSpec:
-    """What drives the count. ``angle``: the angle at the middle of three joints (side-less names,
-    e.g. hip/knee/ankle); ``vertical``: the angle to the image vertical of the segment between two
-    points; ``motion``: the body along its main direction of motion (generic counter, repsense.generic)."""
-
-    type: str
-    joints: tuple[str, ...] = ()
-    side: str = "visible"
-    use_z: bool = False
-
-
-@dataclass(frozen=True)
-class CountSpec:
-    """A rep leaves the rest position, turns, and comes back.
-
-    rest: "high" or "low" - where the signal sits at the start position.
-    min_rom: the smallest excursion (signal units, degrees for angles) that is a rep; smaller
-        wobbles never count, which is the hysteresis that stops double counts at a threshold.
-    start_fraction: leaving rest by this fraction of min_rom starts a rep candidate.
-    return_fraction: a rep ends when the signal is back this share of the way to the rest value.
-    rest_bound / turn_bound: optional absolute values the rest extreme / the turning point must
-        reach (e.g. legs nearly straight at the top, knees bent enough at the bottom).
-    away_phase: whether moving away from rest is the eccentric or the concentric phase.
-    min_phase_s: both halves of a rep (away and back) take at least this long; a body does not
-        move a joint through its range in a frame or two, a pose estimate that jumps does.
-    """
-
-    rest: str
-    min_rom: float
-    min_rep_s: float = 0.4
-    max_rep_s: float = 8.0
-    start_fraction: float = 0.3
-    return_fraction: float = 0.7
-    rest_bound: float | None = None
-    turn_bound: float | None = None
-    away_phase: str = "eccentric"
-    min_phase_s: float = 0.2
-    full_rom: float | None = None   # the exercise's full range (signal units): ROM % per rep
-
-
-FORM_WHEN = ("rep", "bottom", "top", "always")
-SEVERITIES = ("info", "warning", "critical")   # in rising order
-VIEWS = ("any", "side", "front")
-REP_MEASURES = ("rep_rest", "rep_turn", "rep_rom")
-
-
-@dataclass(frozen=True)
-class FormRule:
-    """One thing a coach checks (repsense.form). ``measure`` is a frame measure
-    (repsense.form.FORM_MEASURES) or a value of the counted rep: ``rep_rest`` (the driving
-    signal at the start position), ``rep_turn`` (at the turning point), ``rep_rom``.
-
-    when: ``rep`` - out of range for ``min_s`` at any time during a rep; ``bottom`` / ``top`` - at
-        the turning point / the start position (the best value within a short window counts, so
-        one noisy frame does not fail a rep); ``always`` - for holds, any time in position.
-    min / max: the acceptable range; outside it is the fault.
-    view: judge only when the camera sees the body from this side (repsense.form.view_of).
-    cue: the short instruction said and shown; the same text serves the speech and the web page.
-    relative: judge the change from the start position instead of the value (for measures
-        whose zero differs between people and cameras, e.g. the heel landmark's height).
-    source: where the threshold comes from (labelled data or coaching literature).
-    """
-
-    code: str
-    cue: str
-    measure: str
-    when: str = "rep"
-    min: float | None = None
-    max: float | None = None
-    severity: str = "warning"
-    view: str = "any"
-    min_s: float = 0.3
-    relative: bool = False
-    source: str = ""
-
-
-@dataclass(frozen=True)
-class CameraSpec:
-    """How the camera should see this exercise: ``view`` (side, front or any) and the side-less
-    joints that must be visible (default: the driving signal's)."""
-
-    view: str = "any"
-    visible: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Condition:
-    """A posture check on a named measure (see repsense.signals.MEASURES)."""
-
-    measure: str
-    min: float | None = None
-    max: float | None = None
-
-
-@dataclass(frozen=True)
-class Position:
-    """One way a static position looks to the camera: every condition measured and in range."""
-
-    name: str
-    conditions: tuple[Condition, ...]
-
-
-@dataclass(frozen=True)
-class HoldSpec:
-    """A static hold: time counts while the body is in one of the positions (e.g. seen from the
-    side, seen from the front)."""
-
-    positions: tuple[Position, ...]
-    enter_s: float = 1.0
-    grace_s: float = 1.0
-
-
-@dataclass(frozen=True)
-class ExerciseSpec:
-    name: str
-    display: str
-    signal: SignalSpec | None = None   # None for a hold
-    count: CountSpec | None = None
-    hold: HoldSpec | None = None
-    posture: tuple[Condition, ...] = ()
-    max_travel_speed: float | None = 1.0  # torso lengths / s of the hips; faster = walking, no count
-    form: tuple[FormRule, ...] = ()
-    camera: CameraSpec = CameraSpec()
-    notes: str = ""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    @property
-    def is_hold(self) -> bool:
-        return self.hold is not None
 
 
 def _build(cls: type, table: dict[str, Any], where: str) -> Any:
@@ -203,8 +75,6 @@ def parse_spec(data: dict[str, Any], where: str) -> ExerciseSpec:
 
 
 def _signal(table: dict[str, Any], where: str) -> SignalSpec:
-    from repsense.signals import JOINT_NAMES, POINT_NAMES
-
     signal: SignalSpec = _build(SignalSpec, table, f"{where} [signal]")
     if signal.type not in SIGNAL_TYPES:
         raise InputError(f"{where}: signal type must be one of {SIGNAL_TYPES}, got {signal.type!r}")
@@ -219,8 +89,6 @@ def _signal(table: dict[str, Any], where: str) -> SignalSpec:
 
 
 def _conditions(items: list[dict[str, Any]], where: str) -> tuple[Condition, ...]:
-    from repsense.signals import MEASURES
-
     conds = tuple(_build(Condition, c, where) for c in items)
     for c in conds:
         if c.measure not in MEASURES:
@@ -230,8 +98,6 @@ def _conditions(items: list[dict[str, Any]], where: str) -> tuple[Condition, ...
 
 def _form(items: list[dict[str, Any]], signal: SignalSpec | None,
           where: str) -> tuple[FormRule, ...]:
-    from repsense.form import FORM_MEASURES
-
     rules = tuple(_build(FormRule, r, f"{where}[{i}]") for i, r in enumerate(items))
     codes: set[str] = set()
     for r in rules:
@@ -257,8 +123,6 @@ def _form(items: list[dict[str, Any]], signal: SignalSpec | None,
 
 
 def _camera(table: dict[str, Any], signal: SignalSpec | None, where: str) -> CameraSpec:
-    from repsense.signals import JOINT_NAMES
-
     cam: CameraSpec = _build(CameraSpec, table, where)
     if cam.view not in VIEWS:
         raise InputError(f"{where}: view must be one of {VIEWS}")

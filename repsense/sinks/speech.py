@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from repsense.errors import RepsenseError
-from repsense.events import (Event, ExerciseDetected, FormWarning, HoldUpdated, RepCompleted,
+from repsense.engine.events import (Event, ExerciseDetected, FormWarning, HoldUpdated, RepCompleted,
                              SessionEnded)
 
 RATE_WPM = 170
@@ -58,7 +58,7 @@ def utterance(event: Event) -> Utterance | None:
         return Utterance(t, str(event.count), tone=event.form_score is not None and event.good,
                          priority=1)
     if isinstance(event, ExerciseDetected):
-        from repsense.exercises import catalog
+        from repsense.engine.exercises import catalog
 
         spec = catalog().get(event.exercise)
         if spec is None:

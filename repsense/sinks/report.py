@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from repsense.events import Event, ExerciseDetected, FormWarning, HoldUpdated, RepCompleted
+from repsense.engine.events import Event, ExerciseDetected, FormWarning, HoldUpdated, RepCompleted
 
 
 @dataclass(frozen=True)

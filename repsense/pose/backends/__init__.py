@@ -20,7 +20,7 @@ class PoseBackend(Protocol):
 def create_backend(name: str = "full") -> PoseBackend:
     """A backend by name: ``lite`` / ``full`` (MediaPipe pose landmarker models shipped in the package)."""
     if name in ("lite", "full"):
-        from repsense.backends.mediapipe import MediaPipePoseBackend
+        from repsense.pose.backends.mediapipe import MediaPipePoseBackend
 
         return MediaPipePoseBackend(model=name)
     raise ValueError(f"unknown pose backend {name!r}: expected 'lite' or 'full'")

@@ -12,18 +12,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from repsense.coaching import Coach
-from repsense.counting import HoldTimer, Phase, Rep, RepCounter
-from repsense.events import (Event, ExerciseDetected, HoldUpdated, PersonLost, RepCompleted,
+from repsense.engine.coaching import Coach
+from repsense.engine.counting import HoldTimer, Phase, Rep, RepCounter
+from repsense.engine.events import (Event, ExerciseDetected, HoldUpdated, PersonLost, RepCompleted,
                              SessionEnded)
-from repsense.form import Fault, FormJudge
-from repsense.generic import MotionSignal
-from repsense.exercises import GENERIC, CountSpec, ExerciseSpec, SignalSpec, catalog, get_spec
+from repsense.engine.form import Fault, FormJudge
+from repsense.engine.generic import MotionSignal
+from repsense.engine.exercises import GENERIC, CountSpec, ExerciseSpec, SignalSpec, catalog, get_spec
 from repsense.pose import is_missing, validate_pose
-from repsense.signals import (body_point, combine_sides, measure, segment_signal,
+from repsense.engine.signals import (body_point, combine_sides, measure, segment_signal,
                               side_values, torso_length)
-from repsense.smoothing import MIN_VISIBILITY, OneEuroFilter, gate_visibility
-from repsense.geometry import to_metric
+from repsense.pose.smoothing import MIN_VISIBILITY, OneEuroFilter, gate_visibility
+from repsense.pose.geometry import to_metric
 
 PERSON_LOST_MS = 1000
 # In auto mode, poses kept for replay into the counter of a newly recognised exercise.
@@ -34,7 +34,7 @@ TRAVEL_WINDOW_MS = 500
 PAUSE_BAND = 0.1
 
 # The class-agnostic counter: the body along its main direction of motion, in body sizes
-# (RMS joint distance from their mean; repsense.signals.body_spread).
+# (RMS joint distance from their mean; repsense.engine.signals.body_spread).
 GENERIC_SPEC = ExerciseSpec(
     name=GENERIC, display="repetition",
     signal=SignalSpec(type="motion"),
@@ -303,6 +303,11 @@ class Tracker:
     @property
     def phase(self) -> str:
         return self._counter.phase if self._counter is not None else IDLE
+
+    @property
+    def counter(self) -> ExerciseCounter | None:
+        """The counter of the current exercise (None while auto mode sees none)."""
+        return self._counter
 
     def update(self, pose: np.ndarray, timestamp_ms: int) -> list[Event]:
         pose = validate_pose(pose)

@@ -3,7 +3,7 @@ exercise's form rules (the ``[[form]]`` tables of its description) into faults p
 
 Pure and deterministic like the rest of the engine: ``FormJudge.update(pose, t)`` per frame,
 ``FormJudge.judge_rep(rep)`` when the counter completes a rep. Which cue is said when is
-repsense.coaching's business, not this module's.
+repsense.engine.coaching's business, not this module's.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from repsense.counting import Rep
-from repsense.exercises import SEVERITIES, ExerciseSpec, FormRule
-from repsense.geometry import angle_deg, to_metric
+from repsense.engine.counting import Rep
+from repsense.engine.specs import SEVERITIES, ExerciseSpec, FormRule
+from repsense.pose.geometry import angle_deg, to_metric
 from repsense.pose import Landmark as L
-from repsense.signals import MEASURES, body_point, torso_length
+from repsense.engine.signals import MEASURES, body_point, torso_length
 
 # A rule judges the median of its measure over this window: MediaPipe's depth (z) and the far
 # side's joints jitter frame to frame, a coach's eye does not.
@@ -40,7 +40,7 @@ SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 # --- frame measures: points (33, 3) on one scale (x, y, z times the aspect ratio; y down) ------
 def _pair(p: np.ndarray, joint: str) -> tuple[np.ndarray, np.ndarray]:
-    from repsense.signals import JOINT_NAMES
+    from repsense.engine.signals import JOINT_NAMES
 
     a, b = JOINT_NAMES[joint]
     return p[a], p[b]

@@ -128,7 +128,7 @@ def extract_pose(path: str | pathlib.Path, backend: object | None = None, *,
     """
     import cv2
 
-    from repsense.backends import create_backend
+    from repsense.pose.backends import create_backend
 
     info = probe(path)
     own = backend is None

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from repsense.exercises import SignalSpec
-from repsense.geometry import angle_deg, to_metric
+from repsense.engine.specs import SignalSpec
+from repsense.pose.geometry import angle_deg, to_metric
 from repsense.pose import Landmark as L
 
 # Side-less joint names used in exercise descriptions.

@@ -14,7 +14,7 @@ from collections import deque
 
 import numpy as np
 
-from repsense.signals import body_spread, centred_body
+from repsense.engine.signals import body_spread, centred_body
 
 WINDOW_MS = 4000
 MIN_WINDOW_MS = 1500

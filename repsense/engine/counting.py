@@ -14,7 +14,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from repsense.exercises import CountSpec
+from repsense.engine.specs import CountSpec
 
 # The rest value is the highest value over this recent window, so an old high point
 # (a stretch before the set) does not make every later rep look shallow.

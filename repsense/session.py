@@ -1,0 +1,211 @@
+"""The session runtime: one source of timed poses -> the engine -> sinks.
+
+There is one such loop in repsense. ``analyze`` runs a session over a whole recording as fast as it
+can (:func:`analyze_recording`); the web app runs one per browser tab and feeds it landmark messages;
+a camera node runs one per camera. Each fed pose goes through the engine (``Tracker``) and the events
+it yields go, in order, to every sink: the speaker, the MQTT publisher, the history store.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from repsense.engine.events import Event, RepCompleted
+from repsense.engine.tracker import Sample, Tracker
+from repsense.errors import InputError
+from repsense.pose import PoseRecording, is_missing, validate_pose
+from repsense.sinks.report import InputReport, cues_from_events, segments_from_events
+
+log = logging.getLogger(__name__)
+
+
+class EventSink(Protocol):
+    """Where a session's events go. ``emit`` gets each frame's events in order; ``close`` once."""
+
+    def emit(self, events: Sequence[Event]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class FrameState:
+    """What the engine shows after one frame: for screens that draw the live state."""
+
+    timestamp_ms: int
+    exercise: str
+    phase: str
+    count: int           # reps of the current exercise
+    total_reps: int
+    faults: tuple[str, ...]   # codes of the frame faults in progress
+    person: bool
+
+
+@dataclass
+class Analysis:
+    """Everything one run over a recording found: the recording, the events, the engine's trace,
+    the report."""
+
+    recording: PoseRecording
+    events: list[Event]
+    trace: list[Sample]
+    report: InputReport
+    exercise: str = ""
+    frame_events: dict[int, list[Event]] = field(default_factory=dict)
+
+
+class Session:
+    """One person's workout from one source: feed timed poses, read events and the report.
+
+    ``exercise``: a name, ``generic`` or ``auto``. ``record``: keep every fed pose, so the session
+    can be saved as a pose recording (``recording()``) that ``repsense analyze`` reads. A sink that
+    fails is logged and dropped; the session and the other sinks go on.
+    """
+
+    def __init__(self, exercise: str = "auto", *, aspect: float = 1.0, source: str = "",
+                 sinks: Iterable[EventSink] = (), keep_trace: bool = False, record: bool = False,
+                 image_size: tuple[int, int] | None = None, source_fps: float | None = None,
+                 session_id: str | None = None) -> None:
+        self.id = session_id or uuid.uuid4().hex[:12]
+        self.exercise_option = exercise
+        self.aspect = aspect
+        self.source = source
+        self.image_size = image_size
+        self.source_fps = source_fps
+        self.started_at = time.time()
+        self.ended_at: float | None = None
+        self.tracker = Tracker(exercise, aspect=aspect, keep_trace=keep_trace)
+        self.sinks: list[EventSink] = list(sinks)
+        self.events: list[Event] = []
+        self.frame_events: dict[int, list[Event]] = {}
+        self.frames = 0
+        self.person_frames = 0
+        self.first_ms: int | None = None
+        self.last_ms: int | None = None
+        self._person = False
+        self._record = record
+        self._poses: list[np.ndarray] = []
+        self._times: list[int] = []
+
+    @property
+    def ended(self) -> bool:
+        return self.ended_at is not None
+
+    def feed(self, pose: np.ndarray, timestamp_ms: int) -> list[Event]:
+        """Run one pose ``(33, 4)`` (NaN rows: nobody in view) taken at ``timestamp_ms`` through
+        the engine; returns its events, which the sinks have also received.
+
+        Raises InputError for a pose of the wrong shape, a time that does not increase, or a
+        session that has ended; the session's state is unchanged then.
+        """
+        if self.ended:
+            raise InputError(f"session {self.id} has ended")
+        try:
+            pose = validate_pose(np.asarray(pose, dtype=np.float32))
+        except (InputError, ValueError) as exc:
+            raise InputError(f"pose rejected: {exc}") from None
+        t = int(timestamp_ms)
+        if self.last_ms is not None and t <= self.last_ms:
+            raise InputError(f"timestamps must increase: got {t} ms after {self.last_ms} ms")
+        events = self.tracker.update(pose, t)
+        index = self.frames
+        self.frames += 1
+        if self.first_ms is None:
+            self.first_ms = t
+        self.last_ms = t
+        self._person = not is_missing(pose)
+        if self._person:
+            self.person_frames += 1
+        if self._record:
+            self._poses.append(pose)
+            self._times.append(t)
+        if events:
+            self.frame_events[index] = events
+            self._deliver(events)
+        return events
+
+    def run(self, poses: Iterable[tuple[np.ndarray, int]]) -> None:
+        """Feed every ``(pose, timestamp_ms)`` of a source in order."""
+        for pose, t in poses:
+            self.feed(pose, t)
+
+    def finish(self) -> list[Event]:
+        """End the session: close open reps and holds, emit ``SessionEnded``, close the sinks.
+        Calling it again does nothing."""
+        if self.ended:
+            return []
+        events = self.tracker.finish()
+        self.ended_at = time.time()
+        self._deliver(events)
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except Exception:  # noqa: BLE001 - one sink must not take the session down
+                log.exception("closing sink %r failed", sink)
+        return events
+
+    def state(self) -> FrameState:
+        counter = self.tracker.counter
+        return FrameState(
+            timestamp_ms=self.last_ms or 0, exercise=self.tracker.exercise,
+            phase=self.tracker.phase, count=counter.count if counter is not None else 0,
+            total_reps=self.tracker.total_reps,
+            faults=tuple(counter.form.active) if counter is not None else (),
+            person=self._person)
+
+    def report(self) -> InputReport:
+        """The report of what was seen so far (the same as ``repsense analyze`` gives)."""
+        fps = 0.0
+        if self.frames > 1 and self.first_ms is not None and self.last_ms is not None \
+                and self.last_ms > self.first_ms:
+            fps = round((self.frames - 1) * 1000.0 / (self.last_ms - self.first_ms), 3)
+        return InputReport(
+            path=self.source, fps=fps, frames=self.frames, person_frames=self.person_frames,
+            exercises=segments_from_events(self.events),
+            source_fps=None if self.source_fps is None else round(self.source_fps, 3),
+            cues=cues_from_events(self.events))
+
+    def recording(self) -> PoseRecording:
+        """The poses fed so far, as a recording (needs ``record=True``)."""
+        if not self._record:
+            raise InputError(f"session {self.id} does not record its poses")
+        if not self._poses:
+            raise InputError(f"session {self.id} has no poses yet")
+        return PoseRecording(np.stack(self._poses), np.asarray(self._times, np.int64),
+                             self.image_size, self.source or f"session {self.id}",
+                             self.source_fps)
+
+    @property
+    def reps(self) -> list[RepCompleted]:
+        return [e for e in self.events if isinstance(e, RepCompleted)]
+
+    def _deliver(self, events: list[Event]) -> None:
+        self.events.extend(events)
+        for sink in list(self.sinks):
+            try:
+                sink.emit(events)
+            except Exception:  # noqa: BLE001 - a failing sink is dropped, the session goes on
+                log.exception("sink %r failed; it gets no more events of session %s", sink,
+                              self.id)
+                self.sinks.remove(sink)
+
+
+def analyze_recording(rec: PoseRecording, exercise: str = "auto",
+                      sinks: Iterable[EventSink] = ()) -> Analysis:
+    """Run a session over a whole recording, as fast as it goes, and keep what plots and annotated
+    videos need."""
+    session = Session(exercise, aspect=rec.aspect, source=rec.source, sinks=sinks,
+                      keep_trace=True, image_size=rec.image_size, source_fps=rec.source_fps)
+    session.run(zip(rec.landmarks, rec.timestamp_ms))
+    session.finish()
+    return Analysis(rec, session.events, session.tracker.trace or [], session.report(),
+                    session.tracker.exercise, session.frame_events)
+
+
+__all__ = ["Analysis", "EventSink", "FrameState", "Session", "analyze_recording"]
