@@ -12,7 +12,7 @@ from repsense.cli import main
 from repsense.pose import PoseRecording
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "samples" / "squats.npz"
+SAMPLE = ROOT / "repsense" / "samples" / "squats.npz"
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]

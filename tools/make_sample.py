@@ -1,8 +1,8 @@
-"""Generate samples/squats.npz: a pose recording of five bodyweight squats.
+"""Generate repsense/samples/squats.npz: a pose recording of five bodyweight squats.
 
 The two key poses (standing, bottom of the squat) are the mean landmarks of one run of frames
 labelled "up" and the next run labelled "down" in the MIT-licensed Exercise-Correction data
-(``form_labels/squat_model/train.csv``, (c) 2022 Ngo Hong Quoc Bao, see samples/NOTICE). The
+(``form_labels/squat_model/train.csv``, (c) 2022 Ngo Hong Quoc Bao, see repsense/samples/NOTICE). The
 motion between them is generated: a smooth descent and ascent per rep with varied tempo, pauses
 and small landmark noise, at 30 fps. Only the 9 landmarks that data has are filled; the rest are
 NaN (not seen), as the pose currency says.
@@ -20,7 +20,7 @@ import numpy as np
 
 from repsense.pose import Landmark, PoseRecording, missing_pose
 
-OUT = pathlib.Path(__file__).resolve().parents[1] / "samples" / "squats.npz"
+OUT = pathlib.Path(__file__).resolve().parents[1] / "repsense" / "samples" / "squats.npz"
 COLUMNS = {"nose": Landmark.NOSE, "left_shoulder": Landmark.LEFT_SHOULDER,
            "right_shoulder": Landmark.RIGHT_SHOULDER, "left_hip": Landmark.LEFT_HIP,
            "right_hip": Landmark.RIGHT_HIP, "left_knee": Landmark.LEFT_KNEE,
