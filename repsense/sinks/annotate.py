@@ -8,7 +8,6 @@ import pathlib
 import numpy as np
 
 from repsense.session import Analysis
-from repsense.errors import InputError
 from repsense.engine.events import FormWarning, RepCompleted
 from repsense.pose import SKELETON, is_missing
 from repsense.pose.smoothing import MIN_VISIBILITY
@@ -85,10 +84,9 @@ def fault_lines(analysis: Analysis) -> dict[int, list[str]]:
 def write_annotated(video: str | pathlib.Path, analysis: Analysis, out: str | pathlib.Path,
                     start_s: float | None = None, end_s: float | None = None,
                     max_fps: float | None = None) -> int:
-    """Decode ``video`` again over the frames the analysis saw and write them annotated (MPEG-4).
-    Returns the number of frames written."""
-    import cv2
-
+    """Decode ``video`` again over the frames the analysis saw and write them annotated (H.264 MP4,
+    or VP9 for a .webm ``out``, both playable in browsers). Returns the number of frames written."""
+    from repsense.sinks.encode import VideoWriter
     from repsense.sources.video import pose_frames
 
     rec = analysis.recording
@@ -107,11 +105,7 @@ def write_annotated(video: str | pathlib.Path, analysis: Analysis, out: str | pa
             if i is None:
                 continue
             if writer is None:
-                h, w = frame.shape[:2]
-                writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-                if not writer.isOpened():
-                    raise InputError(f"{out}: cannot write a video there (check the folder and the "
-                                     "suffix, e.g. .mp4)")
+                writer = VideoWriter(out, fps)
             draw_pose(frame, rec.landmarks[i])
             phase = analysis.trace[i].phase if i < len(analysis.trace) else ""
             exercise = analysis.trace[i].exercise if i < len(analysis.trace) else analysis.exercise
@@ -120,9 +114,9 @@ def write_annotated(video: str | pathlib.Path, analysis: Analysis, out: str | pa
                 lines.append("no person in view")
             alerts = faults.get(i, [])
             draw_panel(frame, lines + alerts, alerts=len(alerts))
-            writer.write(frame)
+            writer.write(frame, ts)
             written += 1
     finally:
         if writer is not None:
-            writer.release()
+            writer.close()
     return written
