@@ -18,10 +18,12 @@ from typing import Protocol
 import numpy as np
 
 from repsense.engine.events import Event, RepCompleted
+from repsense.engine.sets import DEFAULT_REST_S
 from repsense.engine.tracker import Sample, Tracker
 from repsense.errors import InputError
 from repsense.pose import PoseRecording, is_missing, validate_pose
-from repsense.sinks.report import InputReport, cues_from_events, segments_from_events
+from repsense.sinks.report import (InputReport, cues_from_events, segments_from_events,
+                                   sets_from_events)
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,7 @@ class Session:
     def __init__(self, exercise: str = "auto", *, aspect: float = 1.0, source: str = "",
                  sinks: Iterable[EventSink] = (), keep_trace: bool = False, record: bool = False,
                  image_size: tuple[int, int] | None = None, source_fps: float | None = None,
-                 session_id: str | None = None) -> None:
+                 session_id: str | None = None, set_rest_s: float = DEFAULT_REST_S) -> None:
         self.id = session_id or uuid.uuid4().hex[:12]
         self.exercise_option = exercise
         self.aspect = aspect
@@ -80,7 +82,8 @@ class Session:
         self.source_fps = source_fps
         self.started_at = time.time()
         self.ended_at: float | None = None
-        self.tracker = Tracker(exercise, aspect=aspect, keep_trace=keep_trace)
+        self.tracker = Tracker(exercise, aspect=aspect, keep_trace=keep_trace,
+                               set_rest_s=set_rest_s)
         self.sinks: list[EventSink] = list(sinks)
         self.events: list[Event] = []
         self.frame_events: dict[int, list[Event]] = {}
@@ -169,7 +172,7 @@ class Session:
             path=self.source, fps=fps, frames=self.frames, person_frames=self.person_frames,
             exercises=segments_from_events(self.events),
             source_fps=None if self.source_fps is None else round(self.source_fps, 3),
-            cues=cues_from_events(self.events))
+            cues=cues_from_events(self.events), sets=sets_from_events(self.events))
 
     def recording(self) -> PoseRecording:
         """The poses fed so far, as a recording (needs ``record=True``)."""

@@ -67,10 +67,17 @@ class FormWarning(Event):
 
 @dataclass(frozen=True)
 class SetCompleted(Event):
+    """A set ended (a rest without reps, another exercise, or the end of the session): its reps,
+    how many were good, time under tension (the reps' durations added up) and the rest before it
+    (from the previous set's last rep; None for the first set)."""
+
     exercise: str
     reps: int
     start_ms: int
     end_ms: int
+    good_reps: int | None = None
+    tut_s: float | None = None
+    rest_before_s: float | None = None
 
 
 @dataclass(frozen=True)

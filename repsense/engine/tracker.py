@@ -17,6 +17,7 @@ from repsense.engine.counting import HoldTimer, Phase, Rep, RepCounter
 from repsense.engine.events import (Event, ExerciseDetected, HoldUpdated, PersonLost, RepCompleted,
                              SessionEnded)
 from repsense.engine.form import Fault, FormJudge
+from repsense.engine.sets import DEFAULT_REST_S, SetKeeper
 from repsense.engine.generic import MotionSignal
 from repsense.engine.exercises import GENERIC, CountSpec, ExerciseSpec, SignalSpec, catalog, get_spec
 from repsense.pose import is_missing, validate_pose
@@ -271,8 +272,10 @@ class Tracker:
     """
 
     def __init__(self, exercise: str = "auto", aspect: float = 1.0, person_id: int = 0,
-                 keep_trace: bool = False, recognizer: object | None = None) -> None:
+                 keep_trace: bool = False, recognizer: object | None = None,
+                 set_rest_s: float = DEFAULT_REST_S) -> None:
         self.aspect = aspect
+        self._sets = SetKeeper(set_rest_s, person_id)   # SetCompleted after a rest or a change
         self.person_id = person_id
         self._smoother = OneEuroFilter()
         self._coach = Coach(person_id)
@@ -310,6 +313,10 @@ class Tracker:
         return self._counter
 
     def update(self, pose: np.ndarray, timestamp_ms: int) -> list[Event]:
+        events = self._update(pose, timestamp_ms)
+        return self._sets.process(events, int(timestamp_ms))
+
+    def _update(self, pose: np.ndarray, timestamp_ms: int) -> list[Event]:
         pose = validate_pose(pose)
         t = int(timestamp_ms)
         if self._last_ms is not None and t <= self._last_ms:
@@ -383,6 +390,7 @@ class Tracker:
     def finish(self) -> list[Event]:
         t = self._last_ms or 0
         events = self._counter.finish(t) if self._counter is not None else []
+        events = self._sets.process(events, t) + self._sets.finish(t)
         events.append(SessionEnded(t, total_reps=self.total_reps, person_id=self.person_id))
         return events
 

@@ -6,7 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from repsense.engine.events import Event, ExerciseDetected, FormWarning, HoldUpdated, RepCompleted
+from repsense.engine.events import (Event, ExerciseDetected, FormWarning, HoldUpdated, RepCompleted,
+                                    SetCompleted)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,19 @@ class Cue:
     severity: str
 
 
+@dataclass(frozen=True)
+class SetReport:
+    """One set (SetCompleted): source seconds; ``rest_before_s`` None for the first set."""
+
+    exercise: str
+    reps: int
+    good_reps: int | None
+    start_s: float
+    end_s: float
+    tut_s: float | None
+    rest_before_s: float | None
+
+
 @dataclass
 class InputReport:
     """``frames`` and ``fps``: the frames the engine saw and their rate; ``source_fps``: the
@@ -84,6 +98,7 @@ class InputReport:
     error: str | None = None
     source_fps: float | None = None
     cues: list[Cue] = field(default_factory=list)
+    sets: list[SetReport] = field(default_factory=list)
 
     @property
     def total_reps(self) -> int:
@@ -143,6 +158,12 @@ def cues_from_events(events: Iterable[Event]) -> list[Cue]:
             for e in events if isinstance(e, FormWarning)]
 
 
+def sets_from_events(events: Iterable[Event]) -> list[SetReport]:
+    return [SetReport(e.exercise, e.reps, e.good_reps, round(e.start_ms / 1000.0, 3),
+                      round(e.end_ms / 1000.0, 3), e.tut_s, e.rest_before_s)
+            for e in events if isinstance(e, SetCompleted)]
+
+
 def format_text(report: InputReport) -> str:
     """The readable summary the CLI prints for one input."""
     lines = [f"{report.path}"]
@@ -175,6 +196,14 @@ def format_text(report: InputReport) -> str:
             lines.append(f"  {i:4d} {r.start_s:8.2f} {r.end_s:8.2f} {r.duration_s:6.2f} "
                          f"{r.concentric_s:13.2f} {r.eccentric_s:12.2f} {r.pause_s:8.2f} "
                          f"{r.rom_deg:8.1f} {rom_pct} {score}  {' '.join(f.code for f in r.faults) or '-'}")
+    if report.sets:
+        lines.append("  sets:")
+        for i, st in enumerate(report.sets, 1):
+            good = f", {st.good_reps} good" if st.good_reps is not None else ""
+            tut = f", {st.tut_s:.1f} s under tension" if st.tut_s is not None else ""
+            rest = f", after {st.rest_before_s:.0f} s rest" if st.rest_before_s is not None else ""
+            lines.append(f"  {i:4d}  {st.exercise}: {st.reps} reps{good}{tut}{rest} "
+                         f"({st.start_s:.1f}-{st.end_s:.1f} s)")
     if report.cues:
         lines.append("  cues:")
         for c in report.cues:
