@@ -101,7 +101,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 from repsense.sinks.annotate import write_annotated
                 from repsense.sources.video import DEFAULT_POSE_FPS
 
-                write_annotated(path, analysis, out, args.start, args.end, DEFAULT_POSE_FPS)
+                write_annotated(path, analysis, out, args.start, args.end, DEFAULT_POSE_FPS,
+                                fps=args.annotate_fps)
                 print(f"annotated video: {out}", file=sys.stderr)
             out = _output_for(args.speak_wav, path, len(paths), ".wav")
             if out is not None:
@@ -219,7 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=_seconds, metavar="SECONDS", help="analyse from this time")
     p.add_argument("--end", type=_seconds, metavar="SECONDS", help="analyse up to this time")
     p.add_argument("--json", metavar="FILE", help="write the report as JSON ('-' for stdout only)")
-    p.add_argument("--annotate", metavar="OUT.mp4", help="write the video with skeleton and count")
+    p.add_argument("--annotate", metavar="OUT.mp4",
+                   help="write the video with the skeleton, count, phase, last rep's score and "
+                        "cues drawn on it (.mp4: H.264, .webm: VP9; both play in browsers)")
+    p.add_argument("--annotate-fps", choices=["pose", "source"], default="pose",
+                   help="frames of the annotated video: 'pose' (default) the frames the pose "
+                        "model saw (at most 15 a second), 'source' every frame of the video, "
+                        "each with the latest pose")
     p.add_argument("--plot", metavar="OUT.png", help="plot the driving signal with the reps marked")
     p.add_argument("--save-pose", metavar="OUT.npz", help="save the pose recording for replay")
     p.add_argument("--model", choices=["lite", "full"], default="full",
@@ -230,9 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the spoken counts and cues as a WAV track aligned with the input")
     p.set_defaults(func=cmd_analyze)
 
+    from repsense.app.cli import add_parsers as add_app_parsers
     from repsense.imu.cli import add_parsers as add_imu_parsers
     from repsense.recognition.cli import add_parsers as add_recognition_parsers
 
+    add_app_parsers(sub)           # serve
     add_recognition_parsers(sub)   # classify, train, evaluate
     add_imu_parsers(sub)           # imu analyze | listen | train | evaluate
     return parser

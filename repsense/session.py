@@ -65,9 +65,10 @@ class Analysis:
 class Session:
     """One person's workout from one source: feed timed poses, read events and the report.
 
-    ``exercise``: a name, ``generic`` or ``auto``. ``record``: keep every fed pose, so the session
-    can be saved as a pose recording (``recording()``) that ``repsense analyze`` reads. A sink that
-    fails is logged and dropped; the session and the other sinks go on.
+    ``exercise``: a name, ``generic`` or ``auto``. While ``recording_on`` (``record`` at the
+    start) every fed pose is kept, so the session can be saved as a pose recording
+    (``recording()``) that ``repsense analyze`` reads. A sink that fails is logged and dropped;
+    the session and the other sinks go on.
     """
 
     def __init__(self, exercise: str = "auto", *, aspect: float = 1.0, source: str = "",
@@ -92,7 +93,7 @@ class Session:
         self.first_ms: int | None = None
         self.last_ms: int | None = None
         self._person = False
-        self._record = record
+        self.recording_on = record
         self._poses: list[np.ndarray] = []
         self._times: list[int] = []
 
@@ -125,7 +126,7 @@ class Session:
         self._person = not is_missing(pose)
         if self._person:
             self.person_frames += 1
-        if self._record:
+        if self.recording_on:
             self._poses.append(pose)
             self._times.append(t)
         if events:
@@ -175,14 +176,16 @@ class Session:
             cues=cues_from_events(self.events), sets=sets_from_events(self.events))
 
     def recording(self) -> PoseRecording:
-        """The poses fed so far, as a recording (needs ``record=True``)."""
-        if not self._record:
-            raise InputError(f"session {self.id} does not record its poses")
+        """The poses fed while recording was on, as a recording."""
         if not self._poses:
-            raise InputError(f"session {self.id} has no poses yet")
+            raise InputError(f"session {self.id} has recorded no poses")
         return PoseRecording(np.stack(self._poses), np.asarray(self._times, np.int64),
                              self.image_size, self.source or f"session {self.id}",
                              self.source_fps)
+
+    @property
+    def recorded_frames(self) -> int:
+        return len(self._poses)
 
     @property
     def reps(self) -> list[RepCompleted]:

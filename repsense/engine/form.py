@@ -19,7 +19,7 @@ from repsense.engine.counting import Rep
 from repsense.engine.specs import SEVERITIES, ExerciseSpec, FormRule
 from repsense.pose.geometry import angle_deg, to_metric
 from repsense.pose import Landmark as L
-from repsense.engine.signals import MEASURES, body_point, torso_length
+from repsense.engine.signals import JOINT_NAMES, MEASURES, body_point, torso_length
 
 # A rule judges the median of its measure over this window: MediaPipe's depth (z) and the far
 # side's joints jitter frame to frame, a coach's eye does not.
@@ -253,6 +253,45 @@ FORM_MEASURES: dict[str, Callable[[np.ndarray], float]] = {
     "knee_angle": _knee_angle,
     "torso_lean_straight_knees_deg": _torso_lean_straight_knees,
 }
+
+
+# The side-less joints (repsense.engine.signals.JOINT_NAMES) each frame measure looks at: what a
+# screen colours when the rule on that measure is at fault.
+MEASURE_JOINTS: dict[str, tuple[str, ...]] = {
+    "torso_vertical_deg": ("shoulder", "hip"),
+    "body_vertical_deg": ("shoulder", "hip", "ankle"),
+    "wrists_above_shoulders": ("wrist", "shoulder"),
+    "wrists_above_hips": ("wrist", "hip"),
+    "hips_above_shoulders": ("hip", "shoulder"),
+    "shoulders_above_hips": ("shoulder", "hip"),
+    "shoulders_above_elbows": ("shoulder", "elbow"),
+    "knees_above_hips": ("knee", "hip"),
+    "hips_above_knees": ("hip", "knee"),
+    "hip_sag": ("hip",),
+    "lean_back_deg": ("shoulder", "hip"),
+    "upper_arm_torso_deg": ("elbow", "shoulder"),
+    "knee_over_toe": ("knee", "foot"),
+    "front_knee_over_toe": ("knee", "foot"),
+    "knee_feet_width_ratio": ("knee", "ankle"),
+    "feet_shoulder_width_ratio": ("ankle", "shoulder"),
+    "heel_lift": ("heel",),
+    "wrists_above_head": ("wrist",),
+    "chin_above_wrists": ("wrist",),
+    "elbow_spread_ratio": ("elbow",),
+    "neck_torso_deg": ("ear", "shoulder", "hip"),
+    "knee_angle": ("knee",),
+    "torso_lean_straight_knees_deg": ("shoulder", "hip", "knee"),
+}
+
+
+def fault_landmarks(spec: ExerciseSpec, codes: list[str] | tuple[str, ...]) -> list[int]:
+    """Landmark indices (both sides) of the joints the rules ``codes`` of ``spec`` look at."""
+    measures = {r.code: r.measure for r in spec.form}
+    out: set[int] = set()
+    for code in codes:
+        for joint in MEASURE_JOINTS.get(measures.get(code, ""), ()):
+            out.update(int(i) for i in JOINT_NAMES[joint])
+    return sorted(out)
 
 
 def frame_measures(pose: np.ndarray, aspect: float, names: list[str]) -> np.ndarray:

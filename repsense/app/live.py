@@ -1,0 +1,338 @@
+"""Live sessions of the web app: the WebSocket protocol (docs/web.md) over repsense.session.Session.
+
+Nothing here knows about sockets: ``LiveSession.handle(message)`` takes one decoded client message
+and returns the answers, so the protocol is tested in-process and the server stays a thin shell.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from repsense.engine.events import Event, RepCompleted
+from repsense.engine.form import fault_landmarks
+from repsense.errors import InputError
+from repsense.pose import POSE_SHAPE, missing_pose
+from repsense.session import EventSink, Session
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT_BYTES = 1 << 20        # one text message
+MAX_BINARY_BYTES = 4 << 20      # one JPEG frame
+MAX_BATCH = 3000                # poses in one `poses` message (100 s at 30 fps)
+DETACHED_TTL_S = 600.0          # a session nobody is connected to ends after this
+KEEP_ENDED = 200                # ended sessions kept in memory for the API
+
+
+class ProtocolError(Exception):
+    """A client message the server cannot take; becomes an ``error`` frame."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def frame(self) -> dict[str, Any]:
+        return {"type": "error", "code": self.code, "message": self.message}
+
+
+def parse_landmarks(value: Any) -> np.ndarray:
+    """A pose ``(33, 4)`` from a message's ``landmarks`` (None: nobody in view)."""
+    if value is None:
+        return missing_pose()
+    try:
+        arr = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ProtocolError("bad_pose", "landmarks must be 33 rows of 4 numbers "
+                            "[x, y, z, visibility]") from None
+    if arr.shape == (POSE_SHAPE[0], 3):   # no visibility given: all visible
+        arr = np.concatenate([arr, np.ones((POSE_SHAPE[0], 1), np.float32)], axis=1)
+    if arr.shape != POSE_SHAPE:
+        raise ProtocolError("bad_pose", f"landmarks must have shape {POSE_SHAPE}, got {arr.shape}")
+    if np.isinf(arr).any():
+        raise ProtocolError("bad_pose", "landmarks must be finite numbers")
+    if np.isnan(arr[:, :2]).all():
+        return missing_pose()
+    return arr
+
+
+def _time(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ProtocolError("bad_time", f"t must be a time in milliseconds, got {value!r}")
+    return float(value)
+
+
+def summary_of(session: Session) -> dict[str, Any]:
+    """The session's report as JSON, with time under tension and duration."""
+    doc = session.report().to_dict()
+    doc["time_under_tension_s"] = round(sum(e.duration_s for e in session.reps), 2)
+    doc["duration_s"] = round(((session.last_ms or 0) - (session.first_ms or 0)) / 1000.0, 2)
+    return doc
+
+
+def brief_of(session: Session) -> dict[str, Any]:
+    """One line of the session list."""
+    report = session.report()
+    return {
+        "id": session.id, "started_at": session.started_at, "ended_at": session.ended_at,
+        "source": session.source, "exercise": session.exercise_option,
+        "live": not session.ended, "total_reps": report.total_reps,
+        "exercises": [{"name": e.name, "reps": e.reps, "good_reps": e.good_reps,
+                       "hold_s": e.hold_s} for e in report.exercises],
+    }
+
+
+@dataclass
+class LiveSession:
+    """A Session driven by client messages. The client's clock (``t``, ms) is made relative to
+    the first pose, so a page reload that resumes the session keeps time going forward."""
+
+    session: Session
+    mode: str = "landmarks"
+    origin_ms: float | None = None
+    attached: int = 0
+    detached_at: float | None = None
+    pose_estimator: Callable[[bytes, int], np.ndarray | None] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def id(self) -> str:
+        return self.session.id
+
+    def started(self, resumed: bool) -> dict[str, Any]:
+        return {"type": "started", "session": self.id, "exercise": self.session.exercise_option,
+                "resumed": resumed, "state": self.state(), "summary": summary_of(self.session),
+                "recording": self.session.recording_on, "mode": self.mode}
+
+    def state(self) -> dict[str, Any]:
+        st = self.session.state()
+        counter = self.session.tracker.counter
+        joints = fault_landmarks(counter.spec, st.faults) if counter is not None else []
+        return {"exercise": st.exercise, "phase": st.phase, "count": st.count,
+                "total_reps": st.total_reps, "faults": list(st.faults),
+                "fault_joints": joints, "person": st.person}
+
+    def feed(self, t_client: float, pose: np.ndarray) -> list[Event]:
+        """Feed one pose at the client's time; errors leave the session as it was."""
+        if self.origin_ms is None:
+            self.origin_ms = t_client
+        t = int(round(t_client - self.origin_ms))
+        if t < 0 or (self.session.last_ms is not None and t <= self.session.last_ms):
+            raise ProtocolError("bad_time", f"time went backwards or repeated: t={t_client:.0f} "
+                                f"is not after the last pose")
+        try:
+            return self.session.feed(pose, t)
+        except InputError as exc:
+            raise ProtocolError("bad_pose", str(exc)) from None
+
+    def handle(self, msg: Any) -> list[dict[str, Any]]:
+        """Answers to one decoded text message (not ``start``: the manager handles that)."""
+        if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+            raise ProtocolError("bad_message", "a message is a JSON object with a 'type'")
+        kind = msg["type"]
+        if kind == "ping":
+            return [{"type": "pong"}]
+        if self.session.ended and kind in ("pose", "poses", "record"):
+            raise ProtocolError("ended", f"session {self.id} has ended; start a new one")
+        if kind == "pose":
+            t0 = time.perf_counter()
+            pose = parse_landmarks(msg.get("landmarks"))
+            t = _time(msg.get("t"))
+            with self.lock:
+                events = self.feed(t, pose)
+                return [self._frame(msg.get("seq"), t, events, t0)]
+        if kind == "poses":
+            t0 = time.perf_counter()
+            frames = msg.get("frames")
+            if not isinstance(frames, list) or not frames:
+                raise ProtocolError("bad_message", "poses needs a non-empty list 'frames'")
+            if len(frames) > MAX_BATCH:
+                raise ProtocolError("too_large", f"at most {MAX_BATCH} poses in one message")
+            parsed = []
+            for f in frames:
+                if not isinstance(f, dict):
+                    raise ProtocolError("bad_message", "each frame is {t, landmarks}")
+                parsed.append((_time(f.get("t")), parse_landmarks(f.get("landmarks")), f.get("seq")))
+            events: list[Event] = []
+            errors: list[dict[str, Any]] = []
+            with self.lock:
+                for t, pose, _ in parsed:
+                    try:
+                        events.extend(self.feed(t, pose))
+                    except ProtocolError as exc:   # one bad frame of a batch: skip it, say so
+                        errors.append(exc.frame())
+                last_t, last_seq = parsed[-1][0], parsed[-1][2]
+                return errors[:1] + [self._frame(last_seq, last_t, events, t0)]
+        if kind == "record":
+            on = msg.get("on")
+            if not isinstance(on, bool):
+                raise ProtocolError("bad_message", "record needs 'on': true or false")
+            with self.lock:
+                self.session.recording_on = on
+                return [{"type": "recording", "on": on, "frames": self.session.recorded_frames}]
+        if kind == "end":
+            with self.lock:
+                self.session.finish()
+                return [{"type": "ended", "session": self.id, "summary": summary_of(self.session)}]
+        if kind == "start":
+            raise ProtocolError("bad_message", "this connection already has a session")
+        raise ProtocolError("bad_message", f"unknown message type {kind!r}")
+
+    def handle_frame(self, data: bytes) -> list[dict[str, Any]]:
+        """A binary message: 8 bytes big-endian ``t`` (ms) then a JPEG (frames mode)."""
+        t0 = time.perf_counter()
+        if self.pose_estimator is None:
+            raise ProtocolError("pose_failed", "the server runs no pose model for this session")
+        if len(data) < 9:
+            raise ProtocolError("bad_message", "a frame is 8 bytes of time then a JPEG")
+        t = float(int.from_bytes(data[:8], "big"))
+        if self.session.ended:
+            raise ProtocolError("ended", f"session {self.id} has ended; start a new one")
+        with self.lock:
+            offset = self.origin_ms if self.origin_ms is not None else t
+            pose = self.pose_estimator(data[8:], int(round(t - offset)))
+            if pose is None:
+                pose = missing_pose()
+            events = self.feed(t, pose)
+            frame = self._frame(None, t, events, t0)
+        frame["landmarks"] = None if np.isnan(pose[:, 0]).all() else \
+            np.round(np.nan_to_num(pose, nan=0.0), 4).tolist()
+        return [frame]
+
+    def _frame(self, seq: Any, t: float, events: list[Event], t0: float) -> dict[str, Any]:
+        return {"type": "frame", "seq": seq if isinstance(seq, (int, str)) else None, "t": t,
+                "state": self.state(), "events": [_event_json(e) for e in events],
+                "latency_ms": round((time.perf_counter() - t0) * 1000.0, 3)}
+
+
+def _event_json(event: Event) -> dict[str, Any]:
+    d = event.to_dict()
+    if isinstance(event, RepCompleted):
+        d["duration_s"] = round(event.duration_s, 3)
+    for k, v in d.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            d[k] = None
+    return d
+
+
+class SessionManager:
+    """Every live session of the server by id, and the ended ones kept for the API."""
+
+    def __init__(self, sink_factories: list[Callable[[Session], EventSink]] | None = None,
+                 pose_estimator_factory: Callable[[], Callable[[bytes, int], np.ndarray | None]]
+                 | None = None) -> None:
+        self.sink_factories = list(sink_factories or [])
+        self.pose_estimator_factory = pose_estimator_factory
+        self.live: dict[str, LiveSession] = {}
+        self.ended: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def start(self, msg: dict[str, Any]) -> tuple[LiveSession, dict[str, Any]]:
+        """Open a new session or resume one by id (a ``start`` message)."""
+        wanted = msg.get("session")
+        if wanted is not None:
+            with self._lock:
+                live = self.live.get(str(wanted))
+            if live is not None:
+                live.attached += 1
+                live.detached_at = None
+                return live, live.started(resumed=True)
+            if str(wanted) in self.ended:
+                raise ProtocolError("ended", f"session {wanted} has ended; start a new one")
+            # unknown id (the server restarted): a new session
+        exercise = msg.get("exercise", "auto") or "auto"
+        if not isinstance(exercise, str):
+            raise ProtocolError("bad_message", "exercise must be a name")
+        width, height = msg.get("width"), msg.get("height")
+        size = None
+        if isinstance(width, (int, float)) and isinstance(height, (int, float)) \
+                and 0 < width < 100000 and 0 < height < 100000:
+            size = (int(width), int(height))
+        mode = msg.get("mode", "landmarks")
+        if mode not in ("landmarks", "frames"):
+            raise ProtocolError("bad_message", "mode must be 'landmarks' or 'frames'")
+        source = msg.get("source") or "browser"
+        try:
+            session = Session(exercise, aspect=size[0] / size[1] if size else 1.0,
+                              source=str(source)[:200], image_size=size)
+        except InputError as exc:
+            raise ProtocolError("bad_message", str(exc)) from None
+        for factory in self.sink_factories:
+            try:
+                session.sinks.append(factory(session))
+            except Exception:  # noqa: BLE001 - a sink that cannot start must not stop the session
+                log.exception("could not attach a sink to session %s", session.id)
+        estimator = None
+        if mode == "frames":
+            if self.pose_estimator_factory is None:
+                raise ProtocolError("pose_failed", "this server cannot run the pose model")
+            estimator = self.pose_estimator_factory()
+        live = LiveSession(session, mode=mode, attached=1, pose_estimator=estimator)
+        with self._lock:
+            self.live[session.id] = live
+        return live, live.started(resumed=False)
+
+    def detach(self, live: LiveSession) -> None:
+        live.attached = max(0, live.attached - 1)
+        if live.attached == 0:
+            live.detached_at = time.monotonic()
+        if live.session.ended:
+            self._retire(live)
+
+    def reap(self, now: float | None = None) -> int:
+        """End sessions nobody has been connected to for DETACHED_TTL_S; returns how many."""
+        now = time.monotonic() if now is None else now
+        stale = [lv for lv in list(self.live.values())
+                 if lv.session.ended or (lv.detached_at is not None
+                                         and now - lv.detached_at > DETACHED_TTL_S)]
+        for lv in stale:
+            with lv.lock:
+                lv.session.finish()
+            self._retire(lv)
+        return len(stale)
+
+    def close(self) -> None:
+        """End every session (server shutdown): what was counted reaches the sinks."""
+        for lv in list(self.live.values()):
+            with lv.lock:
+                lv.session.finish()
+            self._retire(lv)
+
+    def get(self, session_id: str) -> Session | None:
+        lv = self.live.get(session_id)
+        return lv.session if lv is not None else self.ended.get(session_id)
+
+    def all(self) -> list[Session]:
+        sessions = [lv.session for lv in self.live.values()] + list(self.ended.values())
+        return sorted(sessions, key=lambda s: s.started_at, reverse=True)
+
+    def _retire(self, live: LiveSession) -> None:
+        with self._lock:
+            if self.live.get(live.id) is live and live.session.ended:
+                del self.live[live.id]
+                self.ended[live.id] = live.session
+                while len(self.ended) > KEEP_ENDED:
+                    self.ended.pop(next(iter(self.ended)))
+                # frames-mode pose model: free it with the session
+                live.pose_estimator = None
+
+
+def decode_text(data: str) -> Any:
+    if len(data.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
+        raise ProtocolError("too_large", f"a message is at most {MAX_TEXT_BYTES} bytes")
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        raise ProtocolError("bad_json", "a message must be JSON") from None
+
+
+__all__ = ["LiveSession", "ProtocolError", "SessionManager", "brief_of", "decode_text",
+           "parse_landmarks", "summary_of"]
