@@ -322,7 +322,10 @@ class SessionManager:
                 while len(self.ended) > KEEP_ENDED:
                     self.ended.pop(next(iter(self.ended)))
                 # frames-mode pose model: free it with the session
+                close = getattr(live.pose_estimator, "close", None)
                 live.pose_estimator = None
+                if close is not None:
+                    close()
 
 
 def decode_text(data: str) -> Any:

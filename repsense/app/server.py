@@ -125,28 +125,30 @@ class TokenGuard:
         await self.app(scope, receive, send)
 
 
-def _pose_estimator_factory(model: str) -> Callable[[], Callable[[bytes, int], np.ndarray | None]]:
+class FramePose:
     """Frames mode: one MediaPipe landmarker (VIDEO mode) per session, fed decoded JPEGs."""
-    def make() -> Callable[[bytes, int], np.ndarray | None]:
-        import cv2
 
+    def __init__(self, model: str) -> None:
         from repsense.pose.backends import create_backend
 
-        backend = create_backend(model)
+        self._backend = create_backend(model)
 
-        def estimate(jpeg: bytes, t_ms: int) -> np.ndarray | None:
-            img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-            if img is None:
-                raise ProtocolError("bad_message", "the frame is not a JPEG image")
-            return backend.estimate(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), t_ms)
-        return estimate
-    return make
+    def __call__(self, jpeg: bytes, t_ms: int) -> np.ndarray | None:
+        import cv2
+
+        img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        if img is None:
+            raise ProtocolError("bad_message", "the frame is not a JPEG image")
+        return self._backend.estimate(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), t_ms)
+
+    def close(self) -> None:
+        self._backend.close()
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     manager = SessionManager(settings.sink_factories,
-                             _pose_estimator_factory(settings.pose_model))
+                             lambda: FramePose(settings.pose_model))
     work_tmp: tempfile.TemporaryDirectory[str] | None = None
     if settings.work_dir is None:
         work_tmp = tempfile.TemporaryDirectory(prefix="repsense-serve-")
