@@ -54,6 +54,7 @@ def _output_for(option: str | None, path: pathlib.Path, n: int, suffix: str) -> 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from repsense.session import analyze_recording
+    from repsense.store.cli import analyze_options
     from repsense.sources import RECORDING_SUFFIXES, load_input
     from repsense.sinks.report import InputReport, format_text, to_json_doc
 
@@ -81,7 +82,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             finally:
                 if frame_bar is not None:
                     frame_bar.close()
-            analysis = analyze_recording(rec, args.exercise)
+            analysis = analyze_recording(rec, args.exercise, **analyze_options(args, str(path)))
             if analysis.report.person_frames == 0:
                 dark = rec.unseen_brightness
                 if dark is not None and dark < DARK_BRIGHTNESS:
@@ -239,11 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from repsense.app.cli import add_parsers as add_app_parsers
     from repsense.imu.cli import add_parsers as add_imu_parsers
+    from repsense.store.cli import add_parsers as add_history_parsers
     from repsense.recognition.cli import add_parsers as add_recognition_parsers
 
     add_app_parsers(sub)           # serve
     add_recognition_parsers(sub)   # classify, train, evaluate
     add_imu_parsers(sub)           # imu analyze | listen | train | evaluate
+    add_history_parsers(sub)       # history, export, import; analyze --store
     return parser
 
 

@@ -203,11 +203,13 @@ class Session:
 
 
 def analyze_recording(rec: PoseRecording, exercise: str = "auto",
-                      sinks: Iterable[EventSink] = ()) -> Analysis:
+                      sinks: Iterable[EventSink] = (),
+                      set_rest_s: float = DEFAULT_REST_S) -> Analysis:
     """Run a session over a whole recording, as fast as it goes, and keep what plots and annotated
     videos need."""
     session = Session(exercise, aspect=rec.aspect, source=rec.source, sinks=sinks,
-                      keep_trace=True, image_size=rec.image_size, source_fps=rec.source_fps)
+                      keep_trace=True, image_size=rec.image_size, source_fps=rec.source_fps,
+                      set_rest_s=set_rest_s)
     session.run(zip(rec.landmarks, rec.timestamp_ms))
     session.finish()
     return Analysis(rec, session.events, session.tracker.trace or [], session.report(),

@@ -1,0 +1,54 @@
+"""`repsense analyze --store`, `history`, `export`, `import` on a database given by --db."""
+
+from __future__ import annotations
+
+import json
+
+from repsense.cli import main
+from tests.conftest import ROOT
+
+SAMPLE = str(ROOT / "repsense" / "samples" / "squats.npz")
+
+
+def test_analyze_store_then_history_export_and_import(tmp_path, capsys):
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    assert main(["analyze", SAMPLE, "--exercise", "squat", "--store", "--db", db,
+                 "--profile", "ann"]) == 0
+    out = capsys.readouterr()
+    assert "sets:" in out.out and "squat: 5 reps, 5 good" in out.out
+    assert "stored as session" in out.err
+    assert main(["analyze", SAMPLE, "--exercise", "squat", "--json", "-"]) == 0   # not stored
+    report = json.loads(capsys.readouterr().out)
+    assert report["inputs"][0]["sets"][0]["reps"] == 5
+
+    assert main(["history", "--db", db, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    [s] = listed["sessions"]
+    assert set(s) >= {"id", "started_at", "source", "total_reps", "exercises"}
+    assert s["total_reps"] == 5 and s["exercises"] == [{"name": "squat", "reps": 5,
+                                                        "good_reps": 5}]
+    assert main(["history", "--db", db, "--profile", "bob", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"sessions": []}
+
+    assert main(["history", s["id"][:5], "--db", db]) == 0
+    text = capsys.readouterr().out
+    assert f"session {s['id']} (ended), profile ann" in text and "5 reps, 5 good" in text
+    assert main(["history", "nosuch", "--db", db]) == 1
+
+    export = tmp_path / "h.json"
+    assert main(["export", "--db", db, "--out", str(export)]) == 0
+    assert main(["export", "--db", db, "--format", "csv", "--since", "2000-01-01"]) == 0
+    csv_out = capsys.readouterr().out
+    assert csv_out.count("\n") == 6 and csv_out.startswith("session_id,profile,started_at")
+    assert main(["export", "--db", db, "--format", "csv", "--since", "2999-01-01"]) == 0
+    assert capsys.readouterr().out.count("\n") == 1
+
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert main(["import", str(export), "--db", other]) == 0
+    assert "1 sessions added, 0 already there" in capsys.readouterr().out
+    assert main(["import", str(export), "--db", other]) == 0
+    assert "0 sessions added, 1 already there" in capsys.readouterr().out
+    again = tmp_path / "again.json"
+    assert main(["export", "--db", other, "--out", str(again)]) == 0
+    assert again.read_bytes() == export.read_bytes()
+    assert main(["import", str(tmp_path / "missing.json"), "--db", other]) == 1
