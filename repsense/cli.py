@@ -33,6 +33,14 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _exercise_help() -> str:
+    from repsense.engine.exercises import catalog
+
+    return ("the exercise: 'auto' (default: recognise it, and follow switches), 'generic' (count "
+            "any repeated movement) or one of: " + ", ".join(sorted(catalog())) +
+            " (see 'repsense exercises')")
+
+
 def _exercise_name(text: str) -> str:
     from repsense.engine.exercises import GENERIC, catalog
 
@@ -204,22 +212,41 @@ def _frame_progress(path: pathlib.Path) -> _Bar | None:
     return _Bar(info.frame_count, path.name, "frame")
 
 
+def _verbose_option(p: argparse.ArgumentParser) -> None:
+    """-v after the command too (``repsense analyze clip.mp4 -v``)."""
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help="also show info messages and the libraries' own logs (MediaPipe, FFmpeg)")
+
+
+def cmd_exercises(args: argparse.Namespace) -> int:
+    from repsense.sinks.catalog import catalog_doc, format_catalog
+
+    if args.json:
+        write_json(catalog_doc(), args.json)
+    if args.json != "-":
+        print(format_catalog())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="repsense",
         description="Watches a person exercise: recognises the exercise, counts and times every rep.")
     parser.add_argument("--version", action="version", version=f"repsense {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="also show info messages and the libraries' own logs (MediaPipe, FFmpeg)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("analyze", help="count and time the reps in videos or pose recordings",
                        description="Count and time the repetitions in videos or pose recordings "
                                    "(.npz with landmarks (T,33,4) and timestamp_ms (T,)).")
     p.add_argument("paths", nargs="+", metavar="PATH", help="video file or pose recording (.npz)")
-    p.add_argument("--exercise", default="auto", type=_exercise_name,
-                   help="exercise name, 'generic' (count any repeated movement) or 'auto' "
-                        "(default)")
-    p.add_argument("--start", type=_seconds, metavar="SECONDS", help="analyse from this time")
-    p.add_argument("--end", type=_seconds, metavar="SECONDS", help="analyse up to this time")
+    p.add_argument("--exercise", default="auto", type=_exercise_name, metavar="NAME",
+                   help=_exercise_help())
+    p.add_argument("--start", type=_seconds, metavar="SECONDS",
+                   help="analyse from this time of the input (seconds)")
+    p.add_argument("--end", type=_seconds, metavar="SECONDS",
+                   help="analyse up to this time of the input (seconds)")
     p.add_argument("--json", metavar="FILE", help="write the report as JSON ('-' for stdout only)")
     p.add_argument("--annotate", metavar="OUT.mp4",
                    help="write the video with the skeleton, count, phase, last rep's score and "
@@ -228,15 +255,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frames of the annotated video: 'pose' (default) the frames the pose "
                         "model saw (at most 15 a second), 'source' every frame of the video, "
                         "each with the latest pose")
-    p.add_argument("--plot", metavar="OUT.png", help="plot the driving signal with the reps marked")
-    p.add_argument("--save-pose", metavar="OUT.npz", help="save the pose recording for replay")
+    p.add_argument("--plot", metavar="OUT.png",
+                   help="plot the signal that drives the count (e.g. the knee angle), with good "
+                        "and faulty reps and the exercise segments marked")
+    p.add_argument("--save-pose", metavar="OUT.npz",
+                   help="save the poses found in a video, to analyse again without the pose model")
     p.add_argument("--model", choices=["lite", "full"], default="full",
                    help="pose model (default: full)")
     p.add_argument("--speak", action="store_true",
                    help="say the counts and form cues aloud (espeak-ng) at the pace of the input")
     p.add_argument("--speak-wav", metavar="OUT.wav",
-                   help="write the spoken counts and cues as a WAV track aligned with the input")
+                   help="write the spoken counts and cues as a WAV track aligned with the input "
+                        "(as long as the analysed span)")
+    _verbose_option(p)
     p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("exercises", help="list the exercises repsense knows, with their form rules",
+                       description="The exercise catalogue: for each exercise what is counted, "
+                                   "the camera view it wants, and the form rules with their cues.")
+    p.add_argument("--json", metavar="FILE", help="write the catalogue as JSON ('-' for stdout)")
+    p.set_defaults(func=cmd_exercises)
 
     from repsense.app.cli import add_parsers as add_app_parsers
     from repsense.imu.cli import add_parsers as add_imu_parsers
@@ -253,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from repsense.logs import setup_cli
+
+    setup_cli(verbose=bool(getattr(args, "verbose", False)))
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -137,3 +137,128 @@ def test_save_pose_then_replay_gives_the_same_counts(capsys, tmp_path):
     code, out2, _ = run_cli(capsys, "analyze", str(saved), "--exercise", "squat", "--json", "-")
     first, second = json.loads(out1)["inputs"][0], json.loads(out2)["inputs"][0]
     assert first["exercises"] == second["exercises"]
+
+
+# --- what a user reads (issue 14): the facts must be there, the wording may change --------------
+DEV_CLIP = ("videos", "clips", "test_video_squat.mp4")   # 10.7 s, its index (moov) at the start
+
+
+def _index_at_end(src: pathlib.Path, out: pathlib.Path) -> None:
+    """Remux ``src`` without moving the index first (the way most cameras write MP4)."""
+    import av
+
+    with av.open(str(src)) as i, av.open(str(out), "w") as o:
+        s = i.streams.video[0]
+        t = o.add_stream_from_template(s)
+        for packet in i.demux(s):
+            if packet.dts is not None:
+                packet.stream = t
+                o.mux(packet)
+
+
+def test_truncated_video_with_its_index_first_says_how_much_was_decoded(capfd, tmp_path):
+    """capfd: what MediaPipe and FFmpeg write to the process's stderr counts too."""
+    from conftest import require_data
+
+    whole = require_data(*DEV_CLIP).read_bytes()
+    assert whole.find(b"moov") < whole.find(b"mdat")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: len(whole) // 3])
+    code, out, err = run_cli(capfd, "analyze", str(cut), "--exercise", "squat", "--end", "60")
+    assert code == 0 and "Traceback" not in err
+    (line,) = err.strip().splitlines()          # one line of repsense's, no decoder chatter
+    assert "truncated" in line and "10.7 s" in line and str(cut) in line
+    decoded = float(line.split("decoded ")[1].split(" s")[0])
+    assert 2.0 < decoded < 5.0
+    assert "squat" in out                        # and it went on with what was decoded
+    code, _, err = run_cli(capfd, "-v", "analyze", str(cut), "--exercise", "squat", "--end", "2")
+    assert len(err.strip().splitlines()) > 1     # -v lets the libraries' logs through
+
+
+def test_truncated_video_with_its_index_last_says_truncated_or_corrupt(capsys, tmp_path):
+    from conftest import require_data
+
+    moved = tmp_path / "index_last.mp4"
+    _index_at_end(require_data(*DEV_CLIP), moved)
+    data = moved.read_bytes()
+    assert data.find(b"moov") > data.find(b"mdat")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 3])
+    code, _, err = run_cli(capsys, "analyze", str(cut))
+    assert code == 1
+    (line,) = err.strip().splitlines()
+    assert "truncated or corrupt" in line and str(cut) in line
+
+
+def test_start_beyond_a_videos_end_says_how_long_it_is(capsys, synthetic_video):
+    path = synthetic_video(frames=30)              # 2.0 s at 15 fps
+    code, _, err = run_cli(capsys, "analyze", str(path), "--start", "50")
+    assert code == 1
+    assert "50" in err and "2.0 s long" in err and "None" not in err
+
+
+@pytest.mark.parametrize("span, facts", [
+    (["--start", "50"], ["after 50 s", "0.0-17.1 s"]),
+    (["--end", "0.01", "--start", "0.001"], ["0.001 s", "0.01 s", "0.0-17.1 s"]),
+])
+def test_span_outside_a_recording_names_both_and_no_none(capsys, span, facts):
+    code, _, err = run_cli(capsys, "analyze", str(SAMPLE), *span)
+    assert code == 1 and "None" not in err
+    assert all(f in err for f in facts), err
+
+
+@pytest.mark.parametrize("content, message", [(b"", "empty"), (b"not a zip", "not a pose recording")])
+def test_broken_npz_speaks_repsense_not_numpy(capsys, tmp_path, content, message):
+    path = tmp_path / "poses.npz"
+    path.write_bytes(content)
+    code, _, err = run_cli(capsys, "analyze", str(path))
+    assert code == 1 and message in err
+    assert "No data left" not in err and "pickle" not in err
+
+
+def test_classify_refuses_under_a_second_of_poses(capsys, tmp_path):
+    rec = PoseRecording.load(SAMPLE)
+    short = tmp_path / "short.npz"
+    PoseRecording(rec.landmarks[100:110], rec.timestamp_ms[100:110], rec.image_size).save(short)
+    code, out, err = run_cli(capsys, "classify", str(short), "--json", "-")
+    assert code == 1
+    assert "too short" in err and "10 frames" in err
+    (item,) = json.loads(out)["inputs"]
+    assert "too short" in item["error"] and "exercise" not in item
+
+
+def test_classify_confidence_is_the_answers_probability(capsys):
+    code, out, _ = run_cli(capsys, "classify", str(SAMPLE), "--json", "-")
+    assert code == 0
+    (item,) = json.loads(out)["inputs"]
+    assert item["confidence"] == item["probabilities"][item["exercise"]]
+
+
+def test_exercises_catalogue_text_and_json(capsys):
+    from repsense.engine.exercises import catalog
+
+    code, out, _ = run_cli(capsys, "exercises")
+    assert code == 0
+    for name, spec in catalog().items():
+        assert name in out
+        for rule in spec.form:
+            assert rule.cue in out
+    assert "knee angle" in out and "tip" in out
+    code, out, _ = run_cli(capsys, "exercises", "--json", "-")
+    doc = json.loads(out)
+    squat = next(e for e in doc["exercises"] if e["name"] == "squat")
+    assert squat["signal"] == {"label": "knee angle", "unit": "deg"}
+    assert {r["code"] for r in squat["form"]} == {r.code for r in catalog()["squat"].form}
+    assert all(r["cue"] for r in squat["form"])
+
+
+def test_help_names_the_exercises_and_every_command_has_a_description(capsys):
+    from repsense.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        main(["analyze", "--help"])
+    out = capsys.readouterr().out
+    assert "push_up" in out and "generic" in out and "repsense exercises" in out
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for name in ("analyze", "classify", "train", "evaluate", "exercises"):
+        assert sub.choices[name].description, name

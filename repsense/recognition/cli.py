@@ -12,17 +12,28 @@ from repsense.sources import load_input
 from repsense.errors import RepsenseError
 from repsense.sinks.jsonio import write_json
 
+MIN_CLASSIFY_S = 1.0   # the recogniser's window
 
 
 def add_parsers(subparsers: Any) -> None:
     """Add ``classify``, ``train`` and ``evaluate`` to an argparse subparsers object."""
-    p = subparsers.add_parser("classify", help="recognise the exercise in videos or pose recordings")
+    p = subparsers.add_parser(
+        "classify", help="recognise the exercise in videos or pose recordings",
+        description="Recognise the exercise of each input (at least 1 s of poses), with its "
+                    "confidence (the mean probability of that answer over the windows in which "
+                    "a person is seen) and a timeline of segments (idle between exercises). "
+                    "Counting needs 'repsense analyze'.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="video files or pose recordings (.npz)")
     p.add_argument("--json", metavar="FILE", help="write the JSON result to FILE ('-' = stdout, JSON only)")
     p.add_argument("--model", metavar="FILE", help="a model file instead of the shipped one")
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help="also show info messages and the libraries' own logs (MediaPipe, FFmpeg)")
     p.set_defaults(func=cmd_classify)
 
-    p = subparsers.add_parser("train", help="rebuild the exercise recognition model from data")
+    p = subparsers.add_parser(
+        "train", help="rebuild the exercise recognition model from data",
+        description="Rebuild the exercise recognition model from the shared data (needs "
+                    "'pip install torch==2.13.0' and the training extras: pip install -e '.[train]').")
     p.add_argument("--data", metavar="DIR", help="the shared data folder (default ../shared/data)")
     p.add_argument("--kind", choices=("blend", "trees", "cnn"), default="blend",
                    help="model kind (default blend: trees and CNN averaged, the measured winner)")
@@ -31,7 +42,10 @@ def add_parsers(subparsers: Any) -> None:
                    "`repsense analyze VIDEO --save-pose`); adds curls, sit-ups, deadlifts and real idle")
     p.set_defaults(func=cmd_train)
 
-    p = subparsers.add_parser("evaluate", help="print the held-out figures of the recognition model")
+    p = subparsers.add_parser(
+        "evaluate", help="print the held-out figures of the recognition model",
+        description="Measure the recognition model on the held-out part of the shared data and "
+                    "print its figures (accuracy per exercise, confusions).")
     p.add_argument("--data", metavar="DIR", help="the shared data folder (default ../shared/data)")
     p.add_argument("--model", metavar="FILE", help="a model file instead of the shipped one")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON ('-' = stdout only)")
@@ -49,20 +63,44 @@ def cmd_classify(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.paths:
         try:
-            res = classify_recording(load_input(path), model=model)  # video or .npz
+            rec = load_input(path)   # video or .npz
+            _long_enough(rec)
+            res = classify_recording(rec, model=model)
         except RepsenseError as exc:
             failed += 1
             inputs.append({"path": path, "error": str(exc)})
             print(f"repsense: {exc}", file=sys.stderr)
             continue
         res.pop("class", None)
+        # One number, one meaning: the confidence is the answer's probability in `probabilities`.
+        res["confidence"] = res["probabilities"].get(res["exercise"], res["confidence"])
         inputs.append({"path": path, **res})
         if not quiet:
-            timeline = ", ".join(f"{s['exercise']} {s['start_s']:.1f}-{s['end_s']:.1f}s" for s in res["segments"])
-            print(f"{path}: {res['exercise']} ({res['confidence']:.2f})  [{timeline}]")
+            timeline = ", ".join(f"{s['exercise']} {s['start_s']:.1f}-{s['end_s']:.1f} s"
+                                 for s in res["segments"])
+            print(f"{path}: {res['exercise']} (confidence {res['confidence']:.2f}); "
+                  f"timeline: {timeline}")
     if args.json:
         write_json({"inputs": inputs}, args.json)
     return 1 if failed else 0
+
+
+def _long_enough(rec: Any) -> None:
+    """Recognition reads 1 s windows: a shorter input (or one with under 1 s of a person in
+    view) gets no answer, and a message that says so."""
+    from repsense.pose import is_missing
+
+    t = rec.timestamp_ms
+    frame_s = 1.0 / rec.fps if rec.fps > 0 else 0.0
+    span_s = (float(t[-1] - t[0]) / 1000.0 + frame_s) if len(t) else 0.0
+    if span_s < MIN_CLASSIFY_S:
+        raise RepsenseError(f"{rec.source}: too short to recognise: {span_s:.1f} s of poses "
+                            f"({len(t)} frames); classify needs at least {MIN_CLASSIFY_S:g} s")
+    seen = sum(not is_missing(p) for p in rec.landmarks)
+    if seen * frame_s < MIN_CLASSIFY_S:
+        raise RepsenseError(f"{rec.source}: a person is in view for only {seen} of {len(t)} "
+                            f"frames ({seen * frame_s:.1f} s); classify needs at least "
+                            f"{MIN_CLASSIFY_S:g} s of a person in view")
 
 
 def _data_dir(args: argparse.Namespace) -> pathlib.Path:

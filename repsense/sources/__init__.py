@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import pathlib
+import zipfile
 from collections.abc import Callable
 
 import numpy as np
@@ -28,8 +29,11 @@ def select_span(rec: PoseRecording, start_s: float | None, end_s: float | None) 
     if end_s is not None:
         keep &= t <= end_s * 1000.0
     if not keep.any():
-        raise InputError(f"{rec.source}: no frames between {start_s} s and {end_s} s "
-                         f"(the input spans {t[0] / 1000:.1f}-{t[-1] / 1000:.1f} s)")
+        span = f"between {start_s:g} s and {end_s:g} s" if start_s is not None and \
+            end_s is not None else f"after {start_s:g} s" if start_s is not None else \
+            f"before {end_s:g} s"
+        raise InputError(f"{rec.source}: no frames {span}: the recording spans "
+                         f"{t[0] / 1000:.1f}-{t[-1] / 1000:.1f} s")
     return PoseRecording(rec.landmarks[keep], t[keep], rec.image_size, rec.source, rec.source_fps)
 
 
@@ -43,6 +47,11 @@ def load_input(path: str | pathlib.Path, *, start_s: float | None = None, end_s:
     if p.suffix.lower() in RECORDING_SUFFIXES:
         if not p.is_file():
             raise InputError(f"{p}: no such file")
+        if p.stat().st_size == 0:
+            raise InputError(f"{p}: the file is empty (0 bytes), not a pose recording")
+        if not zipfile.is_zipfile(p):
+            raise InputError(f"{p}: not a pose recording: an .npz is a zip of numpy arrays "
+                             "('landmarks' (T, 33, 4), 'timestamp_ms' (T,)), this file is not one")
         return select_span(PoseRecording.load(p), start_s, end_s)
     return extract_pose(p, start_s=start_s, end_s=end_s, model=model,
                         max_fps=DEFAULT_POSE_FPS if max_fps is None else max_fps,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import pathlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -9,7 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from repsense.errors import InputError
+from repsense.logs import quiet_ffmpeg, quiet_native_stderr
 from repsense.pose import PoseRecording, missing_pose
+
+log = logging.getLogger(__name__)
 
 # Pose is estimated on frames no further apart than 1 / this rate; faster videos skip frames.
 # Counting needs ~10 samples per rep and the fastest reps (jumping jacks) take ~0.7 s.
@@ -29,6 +33,30 @@ class VideoInfo:
     width: int
     height: int
 
+    @property
+    def duration_s(self) -> float | None:
+        """The length the container announces (None when it does not say)."""
+        return self.frame_count / self.fps if self.frame_count > 0 else None
+
+
+# The first bytes of container formats: a file that starts like a video but cannot be opened is
+# truncated or corrupt, not "not a video".
+_VIDEO_MAGIC = (b"ftyp", b"RIFF", b"\x1aE\xdf\xa3", b"OggS", b"FLV", b"\x00\x00\x01\xba",
+                b"moov", b"mdat", b"free", b"wide")
+
+
+def _looks_like_video(p: pathlib.Path) -> bool:
+    try:
+        with p.open("rb") as f:
+            head = f.read(16)
+    except OSError:
+        return False
+    return any(m in head for m in _VIDEO_MAGIC)
+
+
+def _fmt_s(seconds: float) -> str:
+    return f"{seconds:.1f} s"
+
 
 def probe(path: str | pathlib.Path) -> VideoInfo:
     """Open a video and read its first frame; raise InputError saying what is wrong otherwise."""
@@ -41,12 +69,18 @@ def probe(path: str | pathlib.Path) -> VideoInfo:
         raise InputError(f"{p}: not a file")
     if p.stat().st_size == 0:
         raise InputError(f"{p}: the file is empty")
-    cap = cv2.VideoCapture(str(p))
+    quiet_ffmpeg()
+    with quiet_native_stderr():
+        cap = cv2.VideoCapture(str(p))
     try:
         if not cap.isOpened():
+            if _looks_like_video(p):
+                raise InputError(f"{p}: cannot open as a video: it looks truncated or corrupt (its "
+                                 "index cannot be read; an unfinished download or copy?)")
             raise InputError(f"{p}: cannot open as a video (not a video, or a codec OpenCV/FFmpeg "
                              "cannot decode); convert it with e.g. 'ffmpeg -i IN -c:v libx264 OUT.mp4'")
-        ok, frame = cap.read()
+        with quiet_native_stderr():
+            ok, frame = cap.read()
         if not ok or frame is None:
             raise InputError(f"{p}: the video has no decodable frames (empty, truncated or an "
                              "unsupported codec)")
@@ -60,16 +94,20 @@ def probe(path: str | pathlib.Path) -> VideoInfo:
 
 
 def iter_frames(path: str | pathlib.Path, start_s: float | None = None, end_s: float | None = None,
-                max_fps: float | None = None) -> Iterator[tuple[int, int, np.ndarray]]:
+                max_fps: float | None = None,
+                on_truncated: Callable[[float, float], None] | None = None
+                ) -> Iterator[tuple[int, int, np.ndarray]]:
     """Yield ``(frame_index, timestamp_ms, bgr)`` from the video. Frames outside [start, end] are
     skipped, and so is a frame whenever skipping it keeps the gap between yielded frames within
     ``1 / max_fps`` (a 30 fps video gives 15 fps at max_fps=15, a 25 fps video all its frames).
     Skipped frames are not colour-converted. Timestamps come from the container where they
-    increase, else from the frame rate."""
+    increase, else from the frame rate. When decoding stops well before the frame count the
+    container announces, ``on_truncated(decoded_s, announced_s)`` is called."""
     import cv2
 
     info = probe(path)
-    cap = cv2.VideoCapture(str(path))
+    with quiet_native_stderr():
+        cap = cv2.VideoCapture(str(path))
     gap_ms = 1000.0 / max_fps if max_fps else 0.0
     frame_ms = 1000.0 / info.fps
     kept_ts = -1e18
@@ -77,7 +115,13 @@ def iter_frames(path: str | pathlib.Path, start_s: float | None = None, end_s: f
     index = -1
     try:
         while True:
-            if not cap.grab():
+            with quiet_native_stderr():
+                grabbed = cap.grab()
+            if not grabbed:
+                announced = info.duration_s
+                if on_truncated is not None and announced is not None and \
+                        index + 1 < 0.98 * info.frame_count - 2:
+                    on_truncated(max(last_ts, 0) / 1000.0 + frame_ms / 1000.0, announced)
                 break
             index += 1
             ts = cap.get(cv2.CAP_PROP_POS_MSEC)
@@ -96,8 +140,11 @@ def iter_frames(path: str | pathlib.Path, start_s: float | None = None, end_s: f
             if gap_ms and (ts_ms - kept_ts) + frame_ms <= gap_ms + 0.1 * frame_ms:
                 continue
             kept_ts = ts_ms
-            ok, frame = cap.retrieve()
+            with quiet_native_stderr():
+                ok, frame = cap.retrieve()
             if not ok or frame is None:
+                if on_truncated is not None and info.duration_s is not None:
+                    on_truncated(ts_ms / 1000.0, info.duration_s)
                 break  # truncated: keep what was decoded so far
             yield index, ts_ms, frame
     finally:
@@ -105,7 +152,8 @@ def iter_frames(path: str | pathlib.Path, start_s: float | None = None, end_s: f
 
 
 def pose_frames(path: str | pathlib.Path, start_s: float | None = None,
-                end_s: float | None = None, max_fps: float | None = DEFAULT_POSE_FPS
+                end_s: float | None = None, max_fps: float | None = DEFAULT_POSE_FPS,
+                on_truncated: Callable[[float, float], None] | None = None
                 ) -> Iterator[tuple[int, int, np.ndarray, bool]]:
     """The frames the pose model sees for a span: ``(index, timestamp_ms, bgr, in_span)``.
 
@@ -114,7 +162,7 @@ def pose_frames(path: str | pathlib.Path, start_s: float | None = None,
     Extraction and annotation both read frames through here, so they see the same frames.
     """
     first_s = None if start_s is None else max(0.0, start_s - TRACKING_WARMUP_S)
-    for index, ts, bgr in iter_frames(path, first_s, end_s, max_fps):
+    for index, ts, bgr in iter_frames(path, first_s, end_s, max_fps, on_truncated):
         yield index, ts, bgr, start_s is None or ts >= start_s * 1000.0
 
 
@@ -124,7 +172,8 @@ def extract_pose(path: str | pathlib.Path, backend: object | None = None, *,
                  progress: Callable[[int], None] | None = None) -> PoseRecording:
     """Run the pose model over a video and return the recording (NaN rows where nobody was found).
 
-    ``progress(frame_index)`` is called as decoding advances.
+    ``progress(frame_index)`` is called as decoding advances. A truncated video is analysed as far
+    as it decodes, with a warning saying how far that is.
     """
     import cv2
 
@@ -132,12 +181,20 @@ def extract_pose(path: str | pathlib.Path, backend: object | None = None, *,
 
     info = probe(path)
     own = backend is None
-    be = create_backend(model) if backend is None else backend
+    with quiet_native_stderr():
+        be = create_backend(model) if backend is None else backend
     poses: list[np.ndarray] = []
     stamps: list[int] = []
     unseen: list[float] = []
+    decoded: list[float] = []
+
+    def truncated(decoded_s: float, announced_s: float) -> None:
+        decoded.append(decoded_s)
+        log.warning("%s: truncated: decoded %s of %s; analysing what was decoded", path,
+                    _fmt_s(decoded_s), _fmt_s(announced_s))
+
     try:
-        for index, ts, bgr, in_span in pose_frames(path, start_s, end_s, max_fps):
+        for index, ts, bgr, in_span in pose_frames(path, start_s, end_s, max_fps, truncated):
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             pose = be.estimate(rgb, ts)  # type: ignore[attr-defined]
             if not in_span:
@@ -150,9 +207,18 @@ def extract_pose(path: str | pathlib.Path, backend: object | None = None, *,
                 progress(index)
     finally:
         if own:
-            be.close()  # type: ignore[attr-defined]
+            with quiet_native_stderr():
+                be.close()  # type: ignore[attr-defined]
     if not poses:
-        raise InputError(f"{path}: no frames in the requested time span")
+        length = decoded[0] if decoded else info.duration_s
+        where = f"after {_fmt_s(start_s)}" if start_s is not None else "in the requested span"
+        if end_s is not None and start_s is not None:
+            where = f"between {_fmt_s(start_s)} and {_fmt_s(end_s)}"
+        long = f": the video is {_fmt_s(length)} long" if length is not None else ""
+        if decoded and info.duration_s is not None:
+            long = f": only {_fmt_s(decoded[0])} of its {_fmt_s(info.duration_s)} could be " \
+                   "decoded (truncated)"
+        raise InputError(f"{path}: no frames {where}{long}")
     return PoseRecording(np.stack(poses), np.asarray(stamps, np.int64), (info.width, info.height),
                          source=str(path), source_fps=info.fps,
                          unseen_brightness=float(np.mean(unseen)) if unseen else None)
