@@ -75,6 +75,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         from repsense.sinks.speech import espeak
 
         espeak()   # fail before the long work when there is no voice
+    if args.speak:
+        from repsense.sinks.speech import audio_device
+
+        if audio_device() is None:
+            _err("--speak: no audio device found (no sound card, PulseAudio or PipeWire), so "
+                 "nothing could be heard; use --speak-wav OUT.wav to write the voice to a file")
+            return 1
     reports: list[InputReport] = []
     failed = 0
     bar = _progress(len(paths))
@@ -117,10 +124,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             if out is not None:
                 from repsense.sinks.speech import render_track
 
-                t = analysis.recording.timestamp_ms
+                rec = analysis.recording
+                t = rec.timestamp_ms
                 start = args.start or 0.0
-                render_track(analysis.events, out, (t[-1] / 1000.0 - start) if len(t) else 0.0,
-                             start)
+                # as long as the analysed span: to its last frame, and that frame's own time
+                frame_s = 1.0 / (rec.source_fps or rec.fps or 30.0)
+                render_track(analysis.events, out,
+                             (t[-1] / 1000.0 + frame_s - start) if len(t) else 0.0, start)
                 print(f"speech track: {out}", file=sys.stderr)
             out = _output_for(args.plot, path, len(paths), ".png")
             if out is not None:

@@ -262,3 +262,34 @@ def test_help_names_the_exercises_and_every_command_has_a_description(capsys):
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     for name in ("analyze", "classify", "train", "evaluate", "exercises"):
         assert sub.choices[name].description, name
+
+
+@pytest.mark.parametrize("span, length_s", [([], 17.13), (["--end", "6.3"], 6.33)])
+def test_speech_track_is_as_long_as_the_analysed_span(capsys, tmp_path, span, length_s):
+    import shutil
+    import wave
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed (setup.sh installs it)")
+    out = tmp_path / "voice.wav"
+    code, _, err = run_cli(capsys, "analyze", str(SAMPLE), "--exercise", "squat", *span,
+                           "--speak-wav", str(out))
+    assert code == 0, err
+    with wave.open(str(out)) as w:
+        seconds = w.getnframes() / w.getframerate()
+        audio = np.frombuffer(w.readframes(w.getnframes()), np.int16)
+    assert seconds == pytest.approx(length_s, abs=0.05)
+    assert np.abs(audio[-int(0.5 * w.getframerate()):]).max() > 0   # "Well done" fits, at the end
+
+
+def test_speak_without_an_audio_device_says_so(capsys, monkeypatch):
+    import shutil
+
+    from repsense.sinks import speech
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed (setup.sh installs it)")
+    monkeypatch.setattr(speech, "audio_device", lambda: None)
+    code, _, err = run_cli(capsys, "analyze", str(SAMPLE), "--exercise", "squat", "--speak")
+    assert code == 1
+    assert "no audio device" in err and "--speak-wav" in err

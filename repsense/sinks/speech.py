@@ -14,6 +14,7 @@ tone marks a good rep.
 from __future__ import annotations
 
 import io
+import os
 import pathlib
 import queue
 import shutil
@@ -85,6 +86,22 @@ def espeak() -> str:
     return exe
 
 
+def audio_device() -> str | None:
+    """Where live speech would play (a sound card, PulseAudio or PipeWire), or None when this
+    machine has none (a server, a container): then ``--speak`` would say nothing."""
+    if sys.platform != "linux":
+        return "system audio"
+    if os.environ.get("PULSE_SERVER"):
+        return "PulseAudio"
+    runtime = pathlib.Path(os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}")
+    for name, label in (("pipewire-0", "PipeWire"), ("pulse/native", "PulseAudio")):
+        if (runtime / name).exists():
+            return label
+    if any(pathlib.Path("/dev/snd").glob("pcmC*D*p")):
+        return "ALSA"
+    return None
+
+
 def synthesize(text: str, voice: str = VOICE, rate: int = RATE_WPM) -> np.ndarray:
     """``text`` spoken by espeak-ng as float32 samples at SAMPLE_RATE."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -129,9 +146,11 @@ def wav_bytes(samples: np.ndarray) -> bytes:
 
 def render_track(events: Iterable[Event], out: str | pathlib.Path, duration_s: float,
                  start_s: float = 0.0) -> int:
-    """Write the spoken cues and counts of ``events`` into a mono WAV of ``duration_s`` seconds
-    aligned with the input (time ``start_s`` of the source is 0 in the file); an utterance that
-    would overlap the previous one waits for it. Returns the number of utterances placed."""
+    """Write the spoken cues and counts of ``events`` into a mono WAV of exactly ``duration_s``
+    seconds aligned with the input (time ``start_s`` of the source is 0 in the file); an utterance
+    that would overlap the previous one waits for it, one that would run past the end starts
+    earlier (or is cut, fading out, when there is no room). Returns the number of utterances
+    placed."""
     says = [u for u in (utterance(e) for e in events) if u is not None]
     track = np.zeros(int(max(duration_s, 0.0) * SAMPLE_RATE) + 1, np.float32)
     cache: dict[str, np.ndarray] = {}
@@ -143,8 +162,16 @@ def render_track(events: Iterable[Event], out: str | pathlib.Path, duration_s: f
                 cache[u.text] = synthesize(u.text)
             clip = np.concatenate([clip, cache[u.text]])
         at = max(int((u.t_ms / 1000.0 - start_s) * SAMPLE_RATE), free_at, 0)
-        if at + len(clip) > len(track):
-            track = np.concatenate([track, np.zeros(at + len(clip) - len(track), np.float32)])
+        if at + len(clip) > len(track):   # the end of the input: say it earlier, or cut it
+            at = max(min(at, len(track) - len(clip)), min(free_at, len(track)), 0)
+            room = len(track) - at
+            if room < len(clip):
+                fade = min(room, int(0.05 * SAMPLE_RATE))
+                clip = clip[:room].copy()
+                if fade:
+                    clip[room - fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+        if not len(clip):
+            continue
         track[at:at + len(clip)] += clip
         free_at = at + len(clip) + int(0.15 * SAMPLE_RATE)
     out = pathlib.Path(out)
