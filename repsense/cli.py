@@ -289,12 +289,14 @@ def build_parser() -> argparse.ArgumentParser:
     from repsense.app.cli import add_parsers as add_app_parsers
     from repsense.imu.cli import add_parsers as add_imu_parsers
     from repsense.store.cli import add_parsers as add_history_parsers
+    from repsense.nodecli import add_parsers as add_node_parsers
     from repsense.recognition.cli import add_parsers as add_recognition_parsers
 
     add_app_parsers(sub)           # serve
     add_recognition_parsers(sub)   # classify, train, evaluate
     add_imu_parsers(sub)           # imu analyze | listen | train | evaluate
     add_history_parsers(sub)       # history, export, import; analyze --store
+    add_node_parsers(sub)          # node, listen (MQTT)
     return parser
 
 

@@ -1,0 +1,231 @@
+"""Camera nodes over MQTT end to end, against Debian's Mosquitto and the embedded amqtt broker (each
+in its own process on 127.0.0.1): a real clip through the real pose model, the broker going away
+mid-clip, the node killed while the broker is down, and a node that streams pose only."""
+
+from __future__ import annotations
+
+import csv
+import json
+import pathlib
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytest.importorskip("paho.mqtt.client")
+pytest.importorskip("amqtt.broker")
+
+from mqtt_brokers import ROOT, BrokerProcess, Collector, Lines, node_cmd  # noqa: E402
+from conftest import require_data  # noqa: E402
+
+CLIP = "test_video_squat.mp4"   # 3 squats in 10.7 s, side view
+
+
+def clip_label(name: str) -> int:
+    with open(require_data("videos", "clips", "labels.csv"), newline="") as f:
+        for row in csv.DictReader(f):
+            if row["file"] == name:
+                return int(row["count"])
+    raise KeyError(name)
+
+
+@pytest.fixture(scope="module")
+def clip_recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Path, int]:
+    """The clip's poses, extracted once (``analyze --save-pose``), and the count analyze gives."""
+    video = require_data("videos", "clips", CLIP)
+    out = tmp_path_factory.mktemp("clip") / "squat.npz"
+    proc = subprocess.run([sys.executable, "-m", "repsense", "analyze", str(video), "--save-pose", str(out),
+                           "--json", "-"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    return out, int(json.loads(proc.stdout)["inputs"][0]["total_reps"])
+
+
+@pytest.fixture(params=["mosquitto", "embedded"])
+def broker(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[BrokerProcess]:
+    b = BrokerProcess(request.param, tmp_path).start()
+    yield b
+    b.stop()
+
+
+def unique(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[str] = set()
+    out = []
+    for e in events:
+        if e["id"] not in seen:
+            seen.add(e["id"])
+            out.append(e)
+    return out
+
+
+def assert_complete(events: list[dict[str, Any]], session: str) -> list[dict[str, Any]]:
+    """The session's events, repeats dropped by id: numbered 1..N with none missing, in order."""
+    mine = [e for e in unique(events) if e["session"] == session]
+    seqs = [e["seq"] for e in mine]
+    assert seqs == list(range(1, len(seqs) + 1)), seqs
+    return mine
+
+
+def node_process(tmp_path: pathlib.Path, *cmd: str) -> tuple[subprocess.Popen[bytes], Lines]:
+    """A node in the background: stdout lines to wait on, stderr to ``tmp_path/node.err``."""
+    with open(tmp_path / "node.err", "wb") as err:
+        proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=err, cwd=ROOT)
+    return proc, Lines(proc.stdout)
+
+
+def reap(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(10)
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+@pytest.mark.slow
+def test_node_plays_a_real_clip(broker: BrokerProcess, tmp_path: pathlib.Path) -> None:
+    """Real video -> MediaPipe -> engine -> broker: the rep events arrive complete, in order, once
+    each, their count is the clip's label (+-1), and ``listen --estatus`` counts the same."""
+    label = clip_label(CLIP)
+    video = require_data("videos", "clips", CLIP)
+    events = Collector(broker.port)
+    err_path = tmp_path / "listen.err"
+    with open(err_path, "wb") as err:
+        estatus = subprocess.Popen([sys.executable, "-m", "repsense", "listen", "--estatus", "--broker",
+                                    broker.url], stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT)
+    try:
+        end = time.monotonic() + 30
+        while "listening on" not in err_path.read_text() and time.monotonic() < end:
+            time.sleep(0.1)
+        node = subprocess.run(node_cmd(video, broker.url, "gym-1", tmp_path / "outbox.sqlite"),
+                              capture_output=True, text=True, timeout=300, cwd=ROOT)
+        assert node.returncode == 0, node.stderr
+        events.wait_for(lambda ev: any(e["type"] == "SessionEnded" for e in ev), 30)
+        time.sleep(0.5)
+    finally:
+        estatus.send_signal(signal.SIGTERM)
+        out, _ = estatus.communicate(timeout=20)
+        events.close()
+    got = events.events()
+    assert len({e["id"] for e in got}) == len(got), "a repeat without an outage"
+    session = got[0]["session"]
+    mine = assert_complete(got, session)
+    reps = [e for e in mine if e["type"] == "RepCompleted"]
+    assert abs(len(reps) - label) <= 1, [r["count"] for r in reps]
+    assert [r["count"] for r in reps] == list(range(1, len(reps) + 1))
+    assert all(r["id"] == f"gym-1/{session}/{r['seq']}" and r["exercise"] == "squat" for r in reps)
+    assert mine[-1]["type"] == "SessionEnded" and mine[-1]["total_reps"] == len(reps)
+    # One line per rep on the node's terminal.
+    assert sum(" rep " in line for line in node.stdout.splitlines()) == len(reps)
+    # Status: online while running, offline (retained) at the end.
+    status = [p for t, p in events.messages if t == "repsense/gym-1/status"]
+    assert status[0] == b"online" and status[-1] == b"offline"
+    # The seed's listener logic on estatus.
+    total = [line for line in out.splitlines() if line.startswith("total ")]
+    assert total and abs(int(total[-1].split()[1]) - label) <= 1, out
+
+
+def test_broker_stopped_mid_clip(broker: BrokerProcess, clip_recording: tuple[pathlib.Path, int],
+                                 tmp_path: pathlib.Path) -> None:
+    """The broker goes away after the first rep and comes back: every event arrives, each rep
+    exactly once by id, in order; the node exits 0."""
+    rec, expected = clip_recording
+    first = Collector(broker.port)
+    proc, lines = node_process(tmp_path, *node_cmd(rec, broker.url, "gym-2", tmp_path / "outbox.sqlite",
+                                         "--exercise", "squat", "--drain-timeout", "60"))
+    try:
+        first.wait_for(lambda ev: any(e["type"] == "RepCompleted" for e in ev), 30)
+        broker.stop()
+        lines.wait_for(" rep 2", 30)           # the second rep happens while the broker is away
+        time.sleep(0.5)
+        broker.start()
+        second = Collector(broker.port)
+        assert proc.wait(90) == 0, (tmp_path / "node.err").read_text()
+        second.wait_for(lambda ev: any(e["type"] == "SessionEnded" for e in ev), 30)
+    finally:
+        reap(proc)
+        first.close()
+    second.close()
+    assert not any(e["type"] == "RepCompleted" and e["count"] == 2 for e in first.events())
+    got = first.events() + second.events()
+    mine = assert_complete(got, got[0]["session"])
+    reps = [e["count"] for e in mine if e["type"] == "RepCompleted"]
+    assert reps == list(range(1, expected + 1))
+    assert mine[-1]["type"] == "SessionEnded"
+
+
+def test_node_killed_while_broker_down(broker: BrokerProcess, clip_recording: tuple[pathlib.Path, int],
+                                       tmp_path: pathlib.Path) -> None:
+    """SIGKILL while the broker is away: the events wait in the outbox file and go first when the
+    node starts again; nothing of the killed session is lost or doubled."""
+    rec, expected = clip_recording
+    outbox = tmp_path / "outbox.sqlite"
+    first = Collector(broker.port)
+    proc, lines = node_process(tmp_path, *node_cmd(rec, broker.url, "gym-3", outbox, "--exercise", "squat"))
+    try:
+        first.wait_for(lambda ev: any(e["type"] == "RepCompleted" for e in ev), 30)
+        broker.stop()
+        lines.wait_for(" rep 2", 30)
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(10) == -signal.SIGKILL
+    finally:
+        reap(proc)
+        first.close()
+    with sqlite3.connect(outbox) as db:
+        waiting = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+    assert waiting >= 1
+    killed_session = first.events()[0]["session"]
+    broker.start()
+    second = Collector(broker.port)
+    again = subprocess.run(node_cmd(rec, broker.url, "gym-3", outbox, "--exercise", "squat", "--speed", "0"),
+                           capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert again.returncode == 0, again.stderr
+    assert "from an earlier run wait in the outbox" in again.stderr
+    second.wait_for(lambda ev: sum(e["type"] == "SessionEnded" for e in ev) >= 1, 30)
+    time.sleep(0.3)
+    second.close()
+    got = first.events() + second.events()
+    killed = assert_complete(got, killed_session)
+    reps = [e["count"] for e in killed if e["type"] == "RepCompleted"]
+    assert reps[:2] == [1, 2] and len(reps) == len(set(reps))
+    rerun = [e for e in second.events() if e["session"] != killed_session]
+    rerun_session = assert_complete(rerun, rerun[0]["session"])
+    assert [e["count"] for e in rerun_session if e["type"] == "RepCompleted"] == list(range(1, expected + 1))
+    # The killed session's messages went before the new session's.
+    order = [e["session"] for e in second.events()]
+    assert killed_session not in order or order.index(rerun[0]["session"]) > order.index(killed_session)
+
+
+def test_pose_only_node_is_counted_by_the_server(clip_recording: tuple[pathlib.Path, int],
+                                                 tmp_path: pathlib.Path) -> None:
+    """A weak node streams landmarks only; the hub runs the engine and publishes the events on the
+    node's own topic, and the gym view counts them."""
+    from repsense.sinks.mqtt import BrokerAddress
+    from repsense.sources.broker import BrokerHub
+
+    rec, expected = clip_recording
+    broker = BrokerProcess("embedded", tmp_path).start()
+    hub = BrokerHub(BrokerAddress.parse(broker.url), exercise="squat").start()
+    events = Collector(broker.port)
+    try:
+        assert hub.link.subscribed.wait(10)
+        node = subprocess.run(node_cmd(rec, broker.url, "pi-1", tmp_path / "ob.sqlite", "--pose-only",
+                                       "--exercise", "squat", "--speed", "0"),
+                              capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert node.returncode == 0, node.stderr
+        events.wait_for(lambda ev: any(e["type"] == "SessionEnded" for e in ev), 30)
+        time.sleep(0.3)
+        view = {v["node"]: v for v in hub.snapshot()}["pi-1"]
+    finally:
+        events.close()
+        hub.close()
+        broker.stop()
+    got = events.events()
+    mine = assert_complete(got, got[0]["session"])
+    assert [e["count"] for e in mine if e["type"] == "RepCompleted"] == list(range(1, expected + 1))
+    assert all(e["id"].startswith("pi-1/") for e in mine)
+    assert view["engine"] == "server" and view["exercise"] == "squat" and view["total_reps"] == expected
+    assert hub.poses == len(__import__("numpy").load(rec)["timestamp_ms"]) + 1
