@@ -1,0 +1,84 @@
+"""Many inputs at once: folders, report names, the process pool, and one video in chunks."""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import pytest
+
+from repsense.batch import (chunk_bounds, expand_inputs, extract_pose_parallel, report_name,
+                            run_local)
+from repsense.errors import InputError
+from repsense.session import analyze_recording
+
+from conftest import require_data
+
+
+def _square(path: pathlib.Path) -> tuple[str, int]:
+    import os
+
+    return path.name, os.getpid()
+
+
+def test_folders_expand_to_videos_and_recordings(tmp_path):
+    (tmp_path / "b.mp4").write_bytes(b"x")
+    (tmp_path / "a.npz").write_bytes(b"x")
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c.MOV").write_bytes(b"x")
+    assert [p.name for p in expand_inputs([tmp_path])] == ["a.npz", "b.mp4"]
+    assert [p.name for p in expand_inputs([tmp_path], recursive=True)] == ["a.npz", "b.mp4",
+                                                                           "c.MOV"]
+    assert expand_inputs([tmp_path / "missing.mp4"]) == [tmp_path / "missing.mp4"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="--recursive"):
+        expand_inputs([tmp_path / "empty"])
+
+
+def test_report_names_do_not_collide():
+    inputs = [pathlib.Path("day1/set.mp4"), pathlib.Path("day2/set.mp4"), pathlib.Path("x/one.mp4")]
+    names = [report_name(p, inputs) for p in inputs]
+    assert len(set(names)) == 3 and names[2] == "one.json"
+    assert all("/" not in n for n in names)
+
+
+def test_the_pool_returns_results_in_input_order_from_other_processes():
+    import os
+
+    paths = [pathlib.Path(f"{i}.mp4") for i in range(6)]
+    seen = []
+    out = run_local(_square, paths, workers=2, on_result=lambda i, r: seen.append(i))
+    assert [name for name, _ in out] == [p.name for p in paths]
+    assert sorted(seen) == list(range(6))
+    assert all(pid != os.getpid() for _, pid in out)
+    assert run_local(_square, paths, workers=1) == [(p.name, os.getpid()) for p in paths]
+
+
+@pytest.mark.parametrize("duration, workers, expected", [
+    (60.0, 2, [(0.0, 30.0), (30.0, 60.0)]),
+    (60.0, 4, [(0.0, 15.0), (15.0, 30.0), (30.0, 45.0), (45.0, 60.0)]),
+    (10.0, 2, [(0.0, 10.0)]),                # too short to split
+    (0.0, 2, [(0.0, 0.0)]),
+])
+def test_chunks_are_long_enough(duration, workers, expected):
+    assert chunk_bounds(duration, workers) == expected
+
+
+def test_chunks_respect_start_and_end():
+    assert chunk_bounds(60.0, 2, 10.0, 50.0) == [(10.0, 30.0), (30.0, 50.0)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("clip, exercise", [("MrPose_squat.mp4", "squat"),
+                                            ("PushUp-Counter_pushup.mp4", "push_up")])
+def test_a_video_in_chunks_counts_like_one_pass(clip, exercise):
+    from repsense.sources.video import extract_pose
+
+    path = require_data("videos", "clips", clip)
+    one = extract_pose(path)
+    two = extract_pose_parallel(path, 2)
+    assert abs(len(two) - len(one)) <= 2
+    assert np.all(np.diff(two.timestamp_ms) > 0)
+    assert analyze_recording(two, exercise).report.total_reps == \
+        analyze_recording(one, exercise).report.total_reps
