@@ -78,7 +78,7 @@ const state = {
   exercise: 'idle', count: 0, totalReps: 0, confidence: null,
   perExercise: new Map(),        // name -> {reps, good, sets: [reps...], lastRepAt}
   lastRepWall: 0,
-  formUntil: 0, faultMessages: new Map(),
+  formUntil: 0, faultMessages: new Map(), faultSeverity: new Map(),
   hold: { held: 0, holding: false, good: null, at: 0 },
   recording: false, recordArmed: false, recorded: [], recordedFrames: 0,
   playback: null, playbackFrame: null,
@@ -246,7 +246,7 @@ function renderExercise() {
   const name = state.exercise;
   el.exercise.textContent = name === 'idle' ? (state.session ? 'Looking…' : '—') : displayName(name);
   el.exercise.dataset.exercise = name;
-  const chosen = el.exSelect.value !== 'auto';
+  const chosen = el.exSelect.value !== 'auto' || (state.session?.exercise && state.session.exercise !== 'auto');
   if (chosen) {
     el.conf.textContent = 'chosen';
     el.confBar.style.width = '100%';
@@ -386,6 +386,7 @@ function onEvent(ev) {
     case 'FormWarning': {
       state.faultMessages.set(ev.code, ev.message);
       const sev = ev.severity || 'warning';
+      state.faultSeverity.set(ev.code, sev);
       setForm(sev === 'info' ? 'neutral' : 'warn', sev === 'info' ? 'Tip' : 'Form', ev.message);
       addWarning(ev.message, sev, ev.timestamp_ms != null ? ev.timestamp_ms / 1000 : null, ev.code);
       speak(ev.message);
@@ -423,8 +424,9 @@ function applyState(st) {
   el.phase.dataset.phase = st.phase || '';
   if (changed) renderExercise();
   renderCounts();
-  if (st.faults && st.faults.length && el.formPanel.dataset.state !== 'warn') {
-    const code = st.faults[0];
+  const serious = (st.faults || []).filter((c) => state.faultSeverity.get(c) !== 'info');
+  if (serious.length && el.formPanel.dataset.state !== 'warn') {
+    const code = serious[0];
     setForm('warn', humanize(code), state.faultMessages.get(code) || humanize(code));
   }
 }
@@ -460,7 +462,7 @@ function renderStatus() {
     : state.mode === 'frames' ? `pose on the server${state.modeNote ? ` (${state.modeNote})` : ''}`
       : `pose in the browser (${MODEL} model)`;
   const parts = [];
-  parts.push(state.wsOpen ? 'connected' : state.session ? `reconnecting${stats.buffered ? ` · ${stats.buffered} poses buffered` : ''}` : 'offline');
+  parts.push(state.wsOpen ? 'connected' : state.session ? `reconnecting${stats.buffered ? ` · ${stats.buffered} poses buffered` : ''}` : 'connecting');
   if (state.session) parts.push(`session ${state.session.id || '…'}`);
   parts.push(`${state.frames} frames processed`);
   parts.push(`${stats.poseFps.toFixed(1)} pose frames/s`);
@@ -469,8 +471,9 @@ function renderStatus() {
   el.status.textContent = parts.join(' · ');
   el.status.dataset.mode = state.demo ? 'demo' : state.mode;
   el.status.dataset.frames = String(state.frames);
-  el.conn.textContent = state.wsOpen ? 'live' : state.session ? 'reconnecting' : 'offline';
-  el.conn.dataset.state = state.wsOpen ? 'online' : state.session ? 'reconnecting' : 'offline';
+  const conn = state.session ? (state.wsOpen ? 'live' : 'reconnecting') : (state.wsOpen ? 'ready' : 'offline');
+  el.conn.textContent = conn;
+  el.conn.dataset.state = conn;
   stats.connected = state.wsOpen;
   stats.session = state.session?.id ?? null;
   if (state.hold.holding) renderHold();
@@ -545,7 +548,7 @@ function startMessage() {
   const demo = state.demo;
   return {
     type: 'start',
-    exercise: el.exSelect.value || 'auto',
+    exercise: demo ? demo.exercise : (el.exSelect.value || 'auto'),
     width: demo ? demo.width : (el.video.videoWidth || el.canvas.width || 640),
     height: demo ? demo.height : (el.video.videoHeight || el.canvas.height || 480),
     mode: demo ? 'landmarks' : state.mode,
@@ -557,7 +560,7 @@ function onMessage(msg) {
   switch (msg.type) {
     case 'started': {
       const resumed = !!msg.resumed;
-      state.session = { id: msg.session, demo: !!state.demo, ending: false };
+      state.session = { id: msg.session, demo: !!state.demo, ending: false, exercise: msg.exercise };
       state.wantStart = null;
       if (!state.demo) sessionStorage.setItem(STORE_KEY, msg.session);
       if (!resumed) resetPanels();
@@ -912,7 +915,10 @@ async function toggleDemo() {
     data = await r.json();
   } catch (err) { toast(`The demo could not load: ${err.message}`, 'error'); return; }
   if (!data.frames || !data.frames.length) { toast('The demo recording is empty.', 'error'); return; }
-  state.demo = { width: data.width || 640, height: data.height || 480, frames: data.frames, i: 0, timer: 0, t0: 0 };
+  // The sample is known to be squats: with "Auto-detect" chosen the demo counts it as squats
+  // (the recogniser needs a longer run-in than the 17 s clip gives it).
+  const exercise = el.exSelect.value !== 'auto' ? el.exSelect.value : (data.exercise || 'auto');
+  state.demo = { width: data.width || 640, height: data.height || 480, frames: data.frames, i: 0, timer: 0, t0: 0, exercise };
   sizeCanvas(state.demo.width, state.demo.height);
   el.stage.classList.add('demo');
   state.live = null;
@@ -1133,7 +1139,7 @@ function renderUploadResult(doc) {
       ${counts}
     </div>
     <div class="upload-media">
-      <figure>${doc.video ? `<video controls playsinline muted preload="metadata" data-testid="upload-video" src="${esc(withToken(doc.video))}"></video>` : '<p class="muted">No annotated video.</p>'}
+      <figure>${doc.video ? `<video controls playsinline muted preload="auto" data-testid="upload-video" src="${esc(withToken(doc.video))}"></video>` : '<p class="muted">No annotated video.</p>'}
         <figcaption>Annotated video: skeleton, count and cues.</figcaption></figure>
       <figure>${doc.plot ? `<img data-testid="upload-plot" alt="The driving signal with the reps marked" src="${esc(withToken(doc.plot))}">` : '<p class="muted">No plot.</p>'}
         <figcaption>The signal that drives the count, reps marked.</figcaption></figure>

@@ -1,0 +1,312 @@
+"""End to end: the live page of ``repsense serve`` in a real headless Chromium (Debian's chromium,
+driven by Playwright; no browser download) with a fake camera fed from a real labelled clip.
+
+Chromium loops the fake camera's file and starts it from its first frame whenever the camera is
+opened, so a test that needs one clean pass re-opens the camera (as a user re-picking it in the
+Camera list does) right after starting the session and ends the session when one pass is over.
+Screenshots of every state go to out/screenshots/ (``web-<test>-<state>.png``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import ROOT, require_data
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "out" / "screenshots"
+VENDOR = ROOT / "repsense" / "app" / "web" / "node_modules" / "@mediapipe" / "tasks-vision"
+# A side view, 3 clear squats in 10.7 s; `repsense analyze` counts 3 on it (auto and squat).
+CLIP = "test_video_squat.mp4"
+CLIP_COUNT = 3
+CLIP_S = 10.733
+TOLERANCE = 1          # what `analyze` meets on the labelled clips (tests/test_dev_clips.py)
+DEMO_SQUATS = 5        # repsense/samples/squats.npz
+
+
+def _need(ok: bool, why: str) -> None:
+    if not ok:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs {why}")
+        pytest.skip(f"{why} is not available")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`repsense serve` on a free port of 127.0.0.1; yields its base URL."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with log.open("w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "repsense", "serve", "--no-browser",
+                                 "--port", str(port)], cwd=ROOT, stdout=fh,
+                                stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as r:
+                    if json.load(r).get("status") == "ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"repsense serve did not come up:\n{log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def fake_camera(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """The labelled clip as the .y4m file Chromium's fake camera plays (640x360, 15 fps)."""
+    clip = require_data("videos", "clips", CLIP)
+    _need(shutil.which("ffmpeg") is not None, "ffmpeg")
+    out = tmp_path_factory.mktemp("camera") / "camera.y4m"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(clip), "-vf", "scale=640:360,fps=15",
+                    "-pix_fmt", "yuv420p", str(out)], check=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def browser(fake_camera: pathlib.Path) -> Iterator[object]:
+    _need(pathlib.Path(CHROMIUM).exists(), CHROMIUM)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _need(False, "playwright (pip install 'playwright>=1.48,<2')")
+        raise
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={fake_camera}",
+            "--autoplay-policy=no-user-gesture-required"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, accept_downloads=True)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.set_default_timeout(30_000)
+    yield pg
+    context.close()
+    assert not errors, f"the page threw: {errors}"
+
+
+def shot(page, test: str, state: str) -> None:  # type: ignore[no-untyped-def]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"web-{test}-{state}.png"))
+
+
+def open_page(page, server: str, query: str = "") -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{server}/{query}")
+    page.wait_for_selector("body[data-ready=true]")
+
+
+def need_vendor() -> None:
+    _need((VENDOR / "vision_bundle.mjs").exists(),
+          "the page's npm packages (cd repsense/app/web && npm install)")
+
+
+def count(page) -> int:  # type: ignore[no-untyped-def]
+    return int(page.get_attribute("[data-testid=rep-count]", "data-count"))
+
+
+def total(page) -> int:  # type: ignore[no-untyped-def]
+    return int(page.get_attribute("[data-testid=rep-count]", "data-total"))
+
+
+def skeleton_pixels(page) -> int:  # type: ignore[no-untyped-def]
+    """Non-transparent pixels on the overlay canvas (the skeleton over the live video)."""
+    return int(page.evaluate("""() => {
+        const c = document.querySelector('[data-testid=skeleton]');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+        return n; }"""))
+
+
+def start_one_pass(page) -> None:  # type: ignore[no-untyped-def]
+    """Start a session, then re-open the camera so the clip plays from its first frame."""
+    page.wait_for_selector("[data-testid=start-session]:enabled")
+    page.click("[data-testid=start-session]")
+    page.wait_for_function("window.repsenseStats.session !== null")
+    before = page.evaluate("window.repsenseStats.cameraStartedAt")
+    page.dispatch_event("[data-testid=camera]", "change")
+    page.wait_for_function(f"window.repsenseStats.cameraStartedAt > {before}")
+
+
+def wait_pass_over(page, margin_s: float = 0.8) -> None:  # type: ignore[no-untyped-def]
+    ms = int((CLIP_S + margin_s) * 1000)
+    page.wait_for_function(
+        f"performance.now() - window.repsenseStats.cameraStartedAt > {ms}", timeout=ms + 30_000)
+
+
+def end_and_summary(page) -> dict:  # type: ignore[no-untyped-def]
+    page.click("[data-testid=end-session]")
+    page.wait_for_selector("[data-testid=summary]:not([hidden])")
+    return {"total": int(page.get_attribute("[data-testid=summary]", "data-total")),
+            "session": page.get_attribute("[data-testid=summary]", "data-session")}
+
+
+def api(server: str, path: str) -> dict:
+    with urllib.request.urlopen(f"{server}{path}", timeout=10) as r:
+        return json.load(r)
+
+
+def test_live_session_counts_the_clip(page, server: str) -> None:  # type: ignore[no-untyped-def]
+    need_vendor()
+    open_page(page, server)
+    shot(page, "live", "ready")
+    assert "pose in the browser" in page.inner_text("[data-testid=status]")
+    start_one_pass(page)
+    page.wait_for_function("Number(document.querySelector('[data-testid=skeleton]')"
+                           ".dataset.drawn) > 5")
+    assert skeleton_pixels(page) > 500, "no skeleton drawn over the video"
+    page.wait_for_function("document.querySelector('[data-testid=rep-count]').dataset.count >= 1",
+                           timeout=40_000)
+    shot(page, "live", "counting")
+    wait_pass_over(page)
+    shown = total(page)
+    assert page.get_attribute("[data-testid=exercise]", "data-exercise") == "squat"
+    assert "Squat" in page.inner_text("[data-testid=exercise]")
+    status = page.inner_text("[data-testid=status]")
+    assert "frames processed" in status and "pose in the browser" in status
+    assert int(page.get_attribute("[data-testid=status]", "data-frames")) > 50
+    assert page.get_attribute("[data-testid=form-panel]", "data-state") in ("good", "warn",
+                                                                           "neutral")
+    shot(page, "live", "one-pass")
+    summary = end_and_summary(page)
+    shot(page, "live", "summary")
+    assert abs(shown - CLIP_COUNT) <= TOLERANCE, f"the page counted {shown}, label {CLIP_COUNT}"
+    assert summary["total"] == shown
+    assert "Squat" in page.inner_text("[data-testid=summary]")
+    detail = api(server, f"/api/sessions/{summary['session']}")
+    assert detail["total_reps"] == shown and not detail["live"]
+
+
+def test_demo_replays_the_sample_through_the_live_path(page, server: str) -> None:  # type: ignore[no-untyped-def]
+    open_page(page, server)
+    page.click("[data-testid=demo]")
+    page.wait_for_function("Number(document.querySelector('[data-testid=skeleton]')"
+                           ".dataset.drawn) > 10")
+    assert skeleton_pixels(page) > 500
+    page.wait_for_function("document.querySelector('[data-testid=rep-count]').dataset.count >= 2")
+    shot(page, "demo", "running")
+    assert "demo" in page.inner_text("[data-testid=status]")
+    assert page.get_attribute("[data-testid=last-rep]", "data-rep") != "0"
+    page.wait_for_selector("[data-testid=summary]:not([hidden])", timeout=60_000)
+    shot(page, "demo", "summary")
+    assert int(page.get_attribute("[data-testid=summary]", "data-total")) == DEMO_SQUATS
+    assert page.get_attribute("[data-testid=exercise]", "data-exercise") == "squat"
+    stats = page.evaluate("window.repsenseStats")
+    assert stats["tones"] >= 1, "no tone for a good rep"
+    assert not [e for e in stats["errors"] if e.get("code") != "bad_time"], stats["errors"]
+
+
+def test_upload_shows_counts_reps_plot_and_playable_video(page, server: str) -> None:  # type: ignore[no-untyped-def]
+    clip = require_data("videos", "clips", CLIP)
+    open_page(page, server)
+    page.set_input_files("[data-testid=upload-input]", str(clip))
+    page.click("[data-testid=upload-start]")
+    page.wait_for_selector("[data-testid=upload-progress]:not([hidden])")
+    page.wait_for_function("['running', 'queued', 'done']"
+                           ".includes(document.querySelector('[data-testid=upload-progress]')"
+                           ".dataset.status)")
+    page.locator("[data-testid=upload]").scroll_into_view_if_needed()
+    shot(page, "upload", "progress")
+    page.wait_for_function("['done', 'failed'].includes(document.querySelector("
+                           "'[data-testid=upload-progress]').dataset.status)", timeout=180_000)
+    assert page.get_attribute("[data-testid=upload-progress]", "data-status") == "done", \
+        page.inner_text("[data-testid=upload-progress]")
+    got = int(page.get_attribute("[data-testid=upload-result]", "data-total"))
+    assert abs(got - CLIP_COUNT) <= TOLERANCE
+    assert page.locator("[data-testid=upload-reps] tbody tr").count() == got
+    page.wait_for_function("document.querySelector('[data-testid=upload-plot]').naturalWidth > 0")
+    duration = page.evaluate("""() => new Promise((resolve) => {
+        const v = document.querySelector('[data-testid=upload-video]');
+        const done = () => resolve(v.error ? -1 : v.duration);
+        if (v.readyState >= 1) done(); else { v.addEventListener('loadedmetadata', done);
+            v.addEventListener('error', done); v.load(); } })""")
+    assert duration == pytest.approx(CLIP_S, abs=1.0), f"the annotated video reports {duration}"
+    page.locator("[data-testid=upload-result]").scroll_into_view_if_needed()
+    shot(page, "upload", "result")
+
+
+def test_record_play_back_download_and_analyze_agree(page, server: str,  # type: ignore[no-untyped-def]
+                                                     tmp_path: pathlib.Path) -> None:
+    need_vendor()
+    open_page(page, server)
+    page.click("[data-testid=record]")          # armed: recording starts with the session
+    start_one_pass(page)
+    page.wait_for_function("window.repsenseStats.session !== null")
+    assert page.get_attribute("[data-testid=record]", "aria-pressed") == "true"
+    wait_pass_over(page)
+    shot(page, "record", "recording")
+    shown = total(page)
+    summary = end_and_summary(page)
+    assert summary["total"] == shown
+    page.click("[data-testid=summary-close]")
+    page.click("[data-testid=playback]")
+    page.wait_for_function("Number(document.querySelector('[data-testid=skeleton]')"
+                           ".dataset.playbackDrawn) > 10")
+    shot(page, "record", "playback")
+    with page.expect_download() as dl:
+        page.click("[data-testid=download]")
+    npz = tmp_path / "recorded.npz"
+    dl.value.save_as(npz)
+    from repsense.cli import main
+
+    report = tmp_path / "report.json"
+    assert main(["analyze", str(npz), "--json", str(report)]) == 0
+    doc = json.loads(report.read_text())["inputs"][0]
+    assert doc["total_reps"] == shown, f"analyze counts {doc['total_reps']}, the page showed {shown}"
+    assert abs(shown - CLIP_COUNT) <= TOLERANCE
+
+
+def test_frames_mode_runs_pose_on_the_server(page, server: str) -> None:  # type: ignore[no-untyped-def]
+    open_page(page, server, "?mode=frames")
+    status = page.inner_text("[data-testid=status]")
+    assert "pose on the server" in status
+    start_one_pass(page)
+    page.wait_for_function("Number(document.querySelector('[data-testid=skeleton]')"
+                           ".dataset.drawn) > 5")
+    assert skeleton_pixels(page) > 500
+    wait_pass_over(page)
+    shot(page, "frames", "one-pass")
+    shown = total(page)
+    assert page.get_attribute("[data-testid=status]", "data-mode") == "frames"
+    summary = end_and_summary(page)
+    shot(page, "frames", "summary")
+    assert summary["total"] == shown
+    assert abs(shown - CLIP_COUNT) <= TOLERANCE, f"frames mode counted {shown}"
