@@ -20,8 +20,9 @@ import numpy as np
 from repsense.engine.events import Event, RepCompleted
 from repsense.engine.form import fault_landmarks
 from repsense.errors import InputError
-from repsense.pose import POSE_SHAPE, missing_pose
+from repsense.pose import missing_pose
 from repsense.session import EventSink, Session
+from repsense.sources.landmarks import pose_from_json, time_from_json
 
 log = logging.getLogger(__name__)
 
@@ -45,29 +46,17 @@ class ProtocolError(Exception):
 
 
 def parse_landmarks(value: Any) -> np.ndarray:
-    """A pose ``(33, 4)`` from a message's ``landmarks`` (None: nobody in view)."""
-    if value is None:
-        return missing_pose()
     try:
-        arr = np.asarray(value, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise ProtocolError("bad_pose", "landmarks must be 33 rows of 4 numbers "
-                            "[x, y, z, visibility]") from None
-    if arr.shape == (POSE_SHAPE[0], 3):   # no visibility given: all visible
-        arr = np.concatenate([arr, np.ones((POSE_SHAPE[0], 1), np.float32)], axis=1)
-    if arr.shape != POSE_SHAPE:
-        raise ProtocolError("bad_pose", f"landmarks must have shape {POSE_SHAPE}, got {arr.shape}")
-    if np.isinf(arr).any():
-        raise ProtocolError("bad_pose", "landmarks must be finite numbers")
-    if np.isnan(arr[:, :2]).all():
-        return missing_pose()
-    return arr
+        return pose_from_json(value)
+    except InputError as exc:
+        raise ProtocolError("bad_pose", str(exc)) from None
 
 
 def _time(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ProtocolError("bad_time", f"t must be a time in milliseconds, got {value!r}")
-    return float(value)
+    try:
+        return time_from_json(value)
+    except InputError as exc:
+        raise ProtocolError("bad_time", str(exc)) from None
 
 
 def summary_of(session: Session) -> dict[str, Any]:
