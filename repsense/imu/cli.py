@@ -44,7 +44,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             failed += 1
             _err(result.report.error)
         else:
-            print(format_text(result.report), file=human)
+            print(format_text(result.report, source="sensor"), file=human)
             for seg in result.timeline:
                 print(f"    set {seg['exercise']:7s} {seg['start_s']:7.1f}-{seg['end_s']:7.1f} s: "
                       f"{seg['reps']} reps", file=human)

@@ -164,16 +164,56 @@ def sets_from_events(events: Iterable[Event]) -> list[SetReport]:
             for e in events if isinstance(e, SetCompleted)]
 
 
-def format_text(report: InputReport) -> str:
-    """The readable summary the CLI prints for one input."""
+def _severities(exercise: str) -> dict[str, str]:
+    from repsense.engine.exercises import catalog
+
+    spec = catalog().get(exercise)
+    return {r.code: r.severity for r in spec.form} if spec is not None else {}
+
+
+def _rep_table(reps: list[RepDetail]) -> list[str]:
+    """The per-rep table; a column no rep has a value for (a sensor has no angles) is left out."""
+    def num(v: float | None, fmt: str) -> str:
+        return "-" if v is None or v != v else format(v, fmt)
+
+    columns: list[tuple[str, list[str]]] = [
+        ("#", [str(i) for i in range(1, len(reps) + 1)]),
+        ("start_s", [f"{r.start_s:.2f}" for r in reps]),
+        ("end_s", [f"{r.end_s:.2f}" for r in reps]),
+        ("dur_s", [f"{r.duration_s:.2f}" for r in reps]),
+        ("concentric_s", [f"{r.concentric_s:.2f}" for r in reps]),
+        ("eccentric_s", [f"{r.eccentric_s:.2f}" for r in reps]),
+        ("pause_s", [f"{r.pause_s:.2f}" for r in reps]),
+        ("rom_deg", [num(r.rom_deg, ".1f") for r in reps]),
+        ("rom_%", [num(r.rom_pct, ".0f") for r in reps]),
+        ("score", [num(r.form_score, ".0f") for r in reps]),
+    ]
+    columns = [(name, vals) for name, vals in columns if any(v != "-" for v in vals)]
+    widths = [max(len(name), *(len(v) for v in vals)) for name, vals in columns]
+    judged = any(r.form_score is not None for r in reps)
+    head = "  " + "  ".join(name.rjust(w) for (name, _), w in zip(columns, widths))
+    lines = [head + ("  faults" if judged else "")]
+    for i, r in enumerate(reps):
+        row = "  " + "  ".join(vals[i].rjust(w) for (_, vals), w in zip(columns, widths))
+        lines.append(row + (f"  {' '.join(f.code for f in r.faults) or '-'}" if judged else ""))
+    return lines
+
+
+def format_text(report: InputReport, source: str = "camera") -> str:
+    """The readable summary the CLI prints for one input. ``source``: ``camera`` (video or pose
+    recording: frames, the person in view) or ``sensor`` (a wearable's samples)."""
     lines = [f"{report.path}"]
     if report.error:
         return f"{report.path}: {report.error}"
     dur = report.frames / report.fps if report.fps else 0.0
     seen = 100.0 * report.person_frames / report.frames if report.frames else 0.0
-    video = f" (video {report.source_fps:.1f} fps)" if report.source_fps else ""
-    lines.append(f"  {report.frames} frames, {dur:.1f} s at {report.fps:.1f} fps{video}, "
-                 f"person seen in {seen:.0f}% of frames")
+    if source == "sensor":
+        lines.append(f"  {report.frames} sensor samples, {dur:.1f} s at {report.fps:g} Hz, "
+                     f"{seen:.0f}% of them usable")
+    else:
+        video = f" (video {report.source_fps:.1f} fps)" if report.source_fps else ""
+        lines.append(f"  {report.frames} frames, {dur:.1f} s at {report.fps:.1f} fps{video}, "
+                     f"person seen in {seen:.0f}% of frames")
     if not report.exercises:
         lines.append("  no repetitions found")
     for ex in report.exercises:
@@ -185,17 +225,17 @@ def format_text(report: InputReport) -> str:
         judged = any(r.form_score is not None for r in ex.reps_detail)
         good = f", {ex.good_reps} good" if judged else ""
         lines.append(f"  {ex.name}: {ex.reps} reps{good} ({span})")
-        if ex.fault_counts:
-            lines.append("  faults: " + ", ".join(f"{code} x{n}"
-                                                  for code, n in ex.fault_counts.items()))
-        lines.append("     #  start_s    end_s  dur_s  concentric_s  eccentric_s  pause_s  rom_deg"
-                     "  rom_%  score  faults")
-        for i, r in enumerate(ex.reps_detail, 1):
-            rom_pct = f"{r.rom_pct:6.0f}" if r.rom_pct is not None else "     -"
-            score = f"{r.form_score:5.0f}" if r.form_score is not None else "    -"
-            lines.append(f"  {i:4d} {r.start_s:8.2f} {r.end_s:8.2f} {r.duration_s:6.2f} "
-                         f"{r.concentric_s:13.2f} {r.eccentric_s:12.2f} {r.pause_s:8.2f} "
-                         f"{r.rom_deg:8.1f} {rom_pct} {score}  {' '.join(f.code for f in r.faults) or '-'}")
+        severity = _severities(ex.name)
+        counts = ex.fault_counts
+        faults = {c: n for c, n in counts.items() if severity.get(c, "warning") != "info"}
+        tips = {c: n for c, n in counts.items() if c not in faults}
+        if faults:
+            lines.append("  faults: " + ", ".join(f"{code} x{n}" for code, n in faults.items()) +
+                         " (a rep with a fault is not good)")
+        if tips:
+            lines.append("  tips: " + ", ".join(f"{code} x{n}" for code, n in tips.items()) +
+                         " (tips leave a rep good)")
+        lines.extend("  " + line for line in _rep_table(ex.reps_detail))
     if report.sets:
         lines.append("  sets:")
         for i, st in enumerate(report.sets, 1):
