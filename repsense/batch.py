@@ -112,7 +112,7 @@ def run_ray(fn: Callable[[pathlib.Path], R], paths: Sequence[pathlib.Path],
             raise RepsenseError(f"cannot reach the Ray cluster at {where}: {exc}") from None
     try:
         task = ray.remote(num_cpus=1, max_retries=retries)(fn)
-        refs = {task.remote(str(p)): i for i, p in enumerate(paths)}
+        refs = {task.remote(p): i for i, p in enumerate(paths)}
         results: dict[int, R] = {}
         pending = list(refs)
         while pending:
