@@ -51,7 +51,16 @@ else
 fi
 
 # --- Python ---------------------------------------------------------------------------------------
+# pip and setuptools talk a lot (the editable-install banner, index notes): their output goes to a
+# log that is shown only when something fails.
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+echo "setup.sh: installing repsense and its Python packages into .venv/" >&2
+if ! { .venv/bin/python -m pip install --quiet --upgrade pip &&
+       .venv/bin/python -m pip install --quiet -e '.[test]'; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "setup.sh: installing the Python packages failed (pip's output above)" >&2
+    exit 1
+fi
 echo "repsense is ready: .venv/bin/repsense serve (or --help)" >&2
