@@ -243,7 +243,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
     code = 0
     with _stop_on_signals() as stop:
         end = time.monotonic() + args.duration if args.duration else None
-        if not link.wait_connected(args.connect_timeout):
+        if not link.wait_first_attempt(args.connect_timeout):
             _err(f"cannot reach broker {broker.address.url}"
                  + (f" ({link.refused})" if link.refused else "")
                  + "; start one (repsense serve / repsense node start one) or pass --broker URL")

@@ -61,11 +61,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def cmd_listen(args: argparse.Namespace) -> int:
     from repsense.imu.mqtt import ImuListener
     from repsense.imu.tracker import ImuTracker
+    from repsense.sinks.mqtt import default_outbox_path
 
     try:
         model = _model(args.model)
+        outbox = args.outbox or default_outbox_path(f"{args.prefix}-imu-{args.node}")
         listener = ImuListener(args.broker, args.node, tracker_factory=lambda: ImuTracker(model),
-                               reconnect_timeout_s=args.reconnect_timeout)
+                               reconnect_timeout_s=args.reconnect_timeout, outbox=outbox,
+                               prefix=args.prefix, ca_file=args.ca_file)
     except RepsenseError as exc:
         _err(str(exc))
         return 2
@@ -178,8 +181,13 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("listen", help="count live from IMU samples on MQTT repsense/<node>/imu")
-    p.add_argument("--broker", required=True, metavar="URL", help="e.g. mqtt://127.0.0.1:1883")
+    p.add_argument("--broker", required=True, metavar="URL",
+                   help="mqtt://[USER:PASSWORD@]HOST[:PORT] or mqtts://... (docs/mqtt.md)")
+    p.add_argument("--ca-file", metavar="PEM", help="CA certificate(s) for an mqtts:// broker")
     p.add_argument("--node", default="default", help="node name in the topics (default: default)")
+    p.add_argument("--prefix", default="repsense", help="topic prefix (default: repsense)")
+    p.add_argument("--outbox", metavar="FILE.sqlite",
+                   help="where events wait for the broker (default: in ~/.local/share/repsense/outbox)")
     p.add_argument("--model", metavar="FILE.npz", help="step model to use (default: the shipped one)")
     p.add_argument("--reconnect-timeout", type=float, default=30.0, metavar="S",
                    help="give up after the broker has been unreachable this long (default 30 s)")

@@ -1,5 +1,7 @@
 """Live IMU over MQTT: samples in on ``repsense/<node>/imu``, events out on
-``repsense/<node>/events/<type>`` (QoS 1). paho-mqtt is imported only here.
+``repsense/<node>/events/<type>`` (QoS 1) through the same module, topics, event ids, retained
+status and on-disk outbox as a camera node (repsense.sinks.mqtt), so a phone on the arm shows up in
+the gym view like a camera.
 
 Message format (JSON, UTF-8), one sample::
 
@@ -10,36 +12,37 @@ Message format (JSON, UTF-8), one sample::
 or the same with the 12 channels as named keys (``"xGravity": -0.27, ...``) instead of
 ``values``; a JSON array of such objects is a batch. ``{"end": true}`` ends the session: the rep
 in progress is completed and ``SessionEnded`` is published; the next sample starts a new one.
+Malformed messages are dropped and logged once per minute per kind.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import pathlib
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, TextIO
-from urllib.parse import urlparse
+import uuid
+from typing import Callable, TextIO
 
 import numpy as np
 
 from repsense.errors import InputError
-from repsense.engine.events import Event
-from repsense.sinks.jsonio import dumps
 from repsense.imu.recording import CHANNELS, N_CHANNELS
 from repsense.imu.tracker import ImuTracker
+from repsense.sinks.mqtt import (BrokerAddress, EventPublisher, LogLimiter, MqttLink, Outbox, Topics,
+                                 check_node_id)
 
 END = "end"
-
-
-def event_payload(event: Event) -> bytes:
-    return dumps(event.to_dict()).encode()
+# A batch of samples is larger than a pose frame; still, nothing near this is a sensor's message.
+MAX_IMU_PAYLOAD = 1024 * 1024
 
 
 def parse_message(payload: bytes) -> list[tuple[np.ndarray, int] | str]:
     """Payload -> list of (sample (12,), timestamp_ms) or END; ValueError says what is wrong."""
+    if len(payload) > MAX_IMU_PAYLOAD:
+        raise ValueError(f"too large ({len(payload)} bytes, the limit is {MAX_IMU_PAYLOAD})")
     try:
         doc = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -73,132 +76,98 @@ def parse_message(payload: bytes) -> list[tuple[np.ndarray, int] | str]:
     return out
 
 
-@dataclass(frozen=True)
-class BrokerAddress:
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = None
-
-    @classmethod
-    def parse(cls, url: str) -> "BrokerAddress":
-        u = urlparse(url if "://" in url else f"mqtt://{url}")
-        if u.scheme not in ("mqtt", "tcp") or not u.hostname:
-            raise InputError(f"broker URL {url!r} not understood; use mqtt://HOST[:PORT]")
-        try:
-            port = u.port or 1883
-        except ValueError:
-            raise InputError(f"broker URL {url!r} has a bad port; use mqtt://HOST[:PORT]") from None
-        return cls(u.hostname, port, u.username, u.password)
-
-
 class ImuListener:
     """Runs an ImuTracker on the samples of one node and publishes its events.
 
     ``run(stop)`` blocks until ``stop`` is set (or the broker stays unreachable for
-    ``reconnect_timeout_s``) and returns an exit code; messages go to ``log``.
+    ``reconnect_timeout_s``) and returns an exit code; messages go to ``log``. Events wait in the
+    outbox until the broker takes them: ``outbox`` is its file (``repsense imu listen`` uses one in
+    the user's data folder); None keeps it in memory, lost when the process ends.
     """
 
     def __init__(self, broker_url: str, node: str = "default",
                  tracker_factory: Callable[[], ImuTracker] = ImuTracker,
-                 reconnect_timeout_s: float = 30.0, log: TextIO | None = None) -> None:
-        if not node or any(c in node for c in "/#+"):
-            raise InputError(f"node name {node!r} must be non-empty without '/', '#' or '+'")
-        self.address = BrokerAddress.parse(broker_url)
-        self.url = broker_url
-        self.node = node
-        self.in_topic = f"repsense/{node}/imu"
+                 reconnect_timeout_s: float = 30.0, log: TextIO | None = None, *,
+                 outbox: str | pathlib.Path | None = None, prefix: str = "repsense",
+                 ca_file: str | None = None) -> None:
+        self.node = check_node_id(node)
+        self.address = BrokerAddress.parse(broker_url, ca_file=ca_file)
+        self.url = self.address.url
+        self.topics = Topics(prefix)
+        self.in_topic = self.topics.imu(node)
         self.tracker_factory = tracker_factory
         self.tracker = tracker_factory()
         self.reconnect_timeout_s = reconnect_timeout_s
         self.log = log or sys.stderr
-        self.published = 0
         self.malformed = 0
+        self.dropped = LogLimiter(self._say)
         self._lock = threading.Lock()
-        self._lost_since: float | None = None
-        self._client: Any = None
-        self.subscribed = threading.Event()
+        self.link = MqttLink(self.address, f"repsense-imu-{node}",
+                             outbox=Outbox(outbox),
+                             status_topic=self.topics.status(node),
+                             subscriptions=[(self.in_topic, 1)], on_message=self._on_message,
+                             say=self._say)
+        self.subscribed = self.link.subscribed
+        self.publisher = self._new_publisher()
+
+    @property
+    def published(self) -> int:
+        return self.link.sent
+
+    def _new_publisher(self) -> EventPublisher:
+        return EventPublisher(self.link, self.node, uuid.uuid4().hex[:12], topics=self.topics)
 
     def _say(self, text: str) -> None:
         print(text, file=self.log, flush=True)
 
-    def _publish(self, events: list[Event]) -> None:
-        for ev in events:
-            self._client.publish(f"repsense/{self.node}/events/{ev.type}", event_payload(ev), qos=1)
-            self.published += 1
-
-    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+    def _on_message(self, topic: str, payload: bytes) -> None:
         try:
-            items = parse_message(msg.payload)
+            items = parse_message(payload)
         except ValueError as err:
             self.malformed += 1
-            self._say(f"ignored a malformed message on {msg.topic}: {err}")
+            text = str(err)
+            kind = "not_json" if text.startswith("not JSON") else \
+                "too_large" if text.startswith("too large") else "bad_shape"
+            self.dropped(kind, f"{topic}: {text}")
             return
         with self._lock:
             for item in items:
                 if item == END:
-                    self._publish(self.tracker.finish())
+                    self.publisher.emit(self.tracker.finish())
                     self.tracker = self.tracker_factory()
+                    self.publisher = self._new_publisher()
                 else:
                     sample, t = item
-                    self._publish(self.tracker.update(sample, t))
-
-    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-        if getattr(reason, "is_failure", False):
-            self._say(f"broker {self.url} refused the connection: {reason}")
-            return
-        self._lost_since = None
-        client.subscribe(self.in_topic, qos=1)
-        self._say(f"listening on {self.in_topic} at {self.url}; events go to repsense/{self.node}/events/<type>")
-        self.subscribed.set()
-
-    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-        if self._lost_since is None:
-            self._lost_since = time.monotonic()
-            self._say(f"lost the connection to broker {self.url} ({reason}); retrying for "
-                      f"{self.reconnect_timeout_s:.0f} s")
-        self.subscribed.clear()
+                    self.publisher.emit(self.tracker.update(sample, t))
 
     def run(self, stop: threading.Event) -> int:
-        import paho.mqtt.client as mqtt
-
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"repsense-imu-{self.node}")
-        if self.address.username:
-            client.username_pw_set(self.address.username, self.address.password)
-        client.on_message = self._on_message
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.reconnect_delay_set(min_delay=1, max_delay=5)
-        self._client = client
-        try:
-            client.connect(self.address.host, self.address.port, keepalive=30)
-        except OSError as err:
-            self._say(f"cannot reach broker {self.url} ({err.strerror or err}); start the broker "
+        self.link.start()
+        if not self.link.wait_first_attempt(10.0):
+            why = self.link.refused or "nothing answers there"
+            self._say(f"cannot reach broker {self.url} ({why}); start the broker "
                       "or pass its address with --broker mqtt://HOST:PORT")
+            self.link.close(0)
             return 2
-        client.loop_start()
         code = 0
+        said = False
         try:
             while not stop.wait(0.2):
-                lost = self._lost_since
+                if self.subscribed.is_set() and not said:
+                    self._say(f"listening on {self.in_topic} at {self.url}; events go to "
+                              f"{self.topics.events(self.node, '<type>')}")
+                    said = True
+                lost = self.link.lost_since
                 if lost is not None and time.monotonic() - lost > self.reconnect_timeout_s:
                     self._say(f"broker {self.url} unreachable for {self.reconnect_timeout_s:.0f} s; "
-                              "giving up")
+                              f"giving up ({len(self.link.outbox or ())} event(s) stay in the outbox)")
                     code = 1
                     break
         finally:
             with self._lock:
-                if code == 0 and self._lost_since is None:
-                    info = [client.publish(f"repsense/{self.node}/events/{ev.type}", event_payload(ev),
-                                           qos=1) for ev in self.tracker.finish()]
-                    for i in info:
-                        try:
-                            i.wait_for_publish(timeout=2)
-                        except (RuntimeError, ValueError):
-                            break
-            client.disconnect()
-            client.loop_stop()
+                if code == 0:
+                    self.publisher.emit(self.tracker.finish())
+            self.link.close(5.0 if code == 0 else 0.0)
         return code
 
 
-__all__ = ["ImuListener", "BrokerAddress", "parse_message", "event_payload"]
+__all__ = ["ImuListener", "parse_message"]

@@ -432,6 +432,7 @@ class MqttLink:
         self.ever_connected = False
         self.lost_since: float | None = None
         self.refused: str | None = None
+        self.unreachable = threading.Event()   # a connection attempt failed (nothing listening?)
         self.sent = 0
         self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._wake = threading.Event()
@@ -455,6 +456,8 @@ class MqttLink:
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish
         c.on_message = self._on_message
+        c.on_connect_fail = self._on_connect_fail
+        c.on_subscribe = lambda *a: self.subscribed.set()
         self._client = c
         self._keepalive = keepalive
 
@@ -472,6 +475,17 @@ class MqttLink:
 
     def wait_connected(self, timeout: float) -> bool:
         return self.connected.wait(timeout)
+
+    def wait_first_attempt(self, timeout: float) -> bool:
+        """Wait for the first connection attempt to succeed or fail; True when connected."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.connected.is_set():
+                return True
+            if self.unreachable.is_set() or self.refused:
+                return False
+            time.sleep(0.02)
+        return self.connected.is_set()
 
     def flush(self, timeout: float) -> bool:
         """Wait until the outbox is empty (everything acknowledged); False on timeout."""
@@ -566,12 +580,10 @@ class MqttLink:
         self.ever_connected = True
         if self.status_topic:
             client.publish(self.status_topic, ONLINE, qos=1, retain=True)
-        for topic, qos in self.subscriptions:
-            client.subscribe(topic, qos=qos)
+        if self.subscriptions:
+            client.subscribe(self.subscriptions)
         self._reset.set()
         self.connected.set()
-        if self.subscriptions:
-            self.subscribed.set()
         self._wake.set()
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
@@ -583,6 +595,11 @@ class MqttLink:
         if was and not self._stop.is_set():
             pending = f"; {len(self.outbox)} message(s) wait in the outbox" if self.outbox is not None else ""
             self.say(f"lost the connection to broker {self.address.url} ({reason}); retrying{pending}")
+
+    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        if self.lost_since is None:
+            self.lost_since = time.monotonic()
+        self.unreachable.set()
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
         self._acks.put(mid)
