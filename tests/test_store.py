@@ -127,7 +127,19 @@ def test_the_schema_is_made_by_the_migrations_and_opening_again_changes_nothing(
         store_workout(store)
     with Store(db_url) as again:
         assert len(again.list_sessions()) == 1
-    assert version == "0001"
+    assert version == "0002"
+
+
+def test_migration_0002_fills_the_derived_tables_from_the_rows_already_stored(db_url):
+    with Store(db_url) as store:
+        store_workout(store)
+        before = store.list_sessions()
+        store.migrate("0001", down=True)
+    with Store(db_url) as store:                      # upgrades on open
+        assert store.list_sessions() == before
+        with store.engine.connect() as conn:
+            faults = conn.execute(select(S.session_faults.c.code, S.session_faults.c.reps)).all()
+    assert sorted(faults) == [("knees_in", 1), ("shallow", 1)]
 
 
 def test_a_session_whose_process_died_is_marked_interrupted_on_the_next_open(db_url):

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, make_url
 
 from repsense.errors import InputError, RepsenseError
 from repsense.store import schema as S
+from repsense.store.stats import session_stats
 
 DEFAULT_PROFILE = "default"
 EXPORT_FORMAT = "repsense-history"
@@ -30,6 +31,8 @@ EXPORT_VERSION = 1
 # A live session whose writer has not written for this long is taken as dead (another host).
 STALE_S = 120.0
 HOST = socket.gethostname()
+TABLES = ("sessions", "reps", "rep_faults", "sets", "holds", "cues", "session_stats",
+          "session_faults")   # in the order rows go in
 
 SESSION_FIELDS = ("id", "profile", "kind", "source", "exercise_option", "started_at", "ended_at",
                   "status", "total_reps")
@@ -125,8 +128,9 @@ class Store:
         raise StoreError(f"unsupported database {u.get_backend_name()!r}: use sqlite:/// or "
                          "postgresql://")
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest revision (Alembic, shipped in the package)."""
+    def migrate(self, revision: str = "head", down: bool = False) -> None:
+        """Bring the schema to the newest revision (Alembic, shipped in the package), or up or
+        down to ``revision``."""
         from alembic import command
         from alembic.config import Config
 
@@ -136,7 +140,7 @@ class Store:
             if conn.dialect.name == "postgresql":   # two processes opening a new database
                 conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7312025)")
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            (command.downgrade if down else command.upgrade)(cfg, revision)
 
     def recover(self) -> int:
         """Mark live sessions whose writer died as interrupted; returns how many."""
@@ -203,25 +207,20 @@ class Store:
         with self.engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(q)]
             ids = [r["id"] for r in rows]
-            per: dict[str, dict[str, dict[str, Any]]] = {i: {} for i in ids}
+            per: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+            st = S.session_stats
             for chunk in _chunks(ids, 500):
-                rq = select(S.reps.c.session_id, S.reps.c.exercise, func.min(S.reps.c.idx),
-                            func.count(), func.sum(func.cast(S.reps.c.good, S.reps.c.idx.type))) \
-                    .where(S.reps.c.session_id.in_(chunk)) \
-                    .group_by(S.reps.c.session_id, S.reps.c.exercise)
-                for sid, ex, first, n, good in conn.execute(rq):
-                    per[sid][ex] = {"name": ex, "reps": int(n), "good_reps": int(good or 0),
-                                    "_order": first}
-                hq = select(S.holds.c.session_id, S.holds.c.exercise, func.sum(S.holds.c.held_s)) \
-                    .where(S.holds.c.session_id.in_(chunk)) \
-                    .group_by(S.holds.c.session_id, S.holds.c.exercise)
-                for sid, ex, held in conn.execute(hq):
-                    e = per[sid].setdefault(ex, {"name": ex, "reps": 0, "good_reps": 0,
-                                                 "_order": 10**9})
-                    e["hold_s"] = round(float(held), 2)
+                rq = select(st.c.session_id, st.c.exercise, st.c.reps, st.c.good_reps,
+                            st.c.hold_s).where(st.c.session_id.in_(chunk)) \
+                    .order_by(st.c.session_id, st.c.first_rep)
+                for sid, ex, n, good, held in conn.execute(rq):
+                    e: dict[str, Any] = {"name": ex, "reps": n, "good_reps": good}
+                    if held:
+                        e["hold_s"] = round(float(held), 2)
+                    per[sid].append(e)
         out = []
         for r in rows:
-            exercises = sorted(per[r["id"]].values(), key=lambda e: e.pop("_order"))
+            exercises = per[r["id"]]
             out.append({"id": r["id"], "started_at": iso(r["started_at"]),
                         "ended_at": iso(r["ended_at"]), "status": r["status"], "kind": r["kind"],
                         "source": r["source"], "profile": r["profile"],
@@ -324,9 +323,7 @@ class Store:
                                          .where(S.sessions.c.id.in_(chunk))).scalars())
             for name in sorted({s["profile"] for s in sessions}):
                 self.ensure_profile(conn, name)
-            rows: dict[str, list[dict[str, Any]]] = {k: [] for k in
-                                                     ("sessions", "reps", "rep_faults", "sets",
-                                                      "holds", "cues")}
+            rows: dict[str, list[dict[str, Any]]] = {k: [] for k in TABLES}
             for s in sessions:
                 if s["id"] in have:
                     skipped += 1
@@ -343,7 +340,10 @@ class Store:
                                     ("cues", CUE_FIELDS)):
                     rows[key].extend({"session_id": sid, **{k: x[k] for k in fields}}
                                      for x in s[key])
-            for key in ("sessions", "reps", "rep_faults", "sets", "holds", "cues"):
+                stats, faults = session_stats(sid, s["reps"], s["sets"], s["holds"])
+                rows["session_stats"] += stats
+                rows["session_faults"] += faults
+            for key in TABLES:
                 table = S.metadata.tables[key]
                 for chunk in _chunks(rows[key], 5000):
                     conn.execute(table.insert(), chunk)

@@ -111,4 +111,37 @@ cues = Table(
     Column("rep", Integer, nullable=False, default=0),
 )
 
-__all__ = ["metadata", "profiles", "sessions", "reps", "rep_faults", "sets", "holds", "cues"]
+# Derived, kept in step with the rows above in the same transactions (by StoreSink, by import, by
+# migration 0002): one row per exercise of a session, so progress over 1,000 sessions reads a few
+# thousand rows instead of 100,000 reps.
+session_stats = Table(
+    "session_stats", metadata,
+    Column("session_id", String(64), ForeignKey("sessions.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("exercise", String(64), primary_key=True),
+    Column("first_rep", Integer, nullable=False),     # order of the exercises in the session
+    Column("reps", Integer, nullable=False),
+    Column("good_reps", Integer, nullable=False),
+    Column("tut_s", Float, nullable=False),
+    Column("form_score", Float),                      # means over the reps that have one
+    Column("rom_deg", Float),
+    Column("rom_pct", Float),
+    Column("concentric_s", Float),
+    Column("eccentric_s", Float),
+    Column("sets", Integer, nullable=False),
+    Column("best_set", Integer, nullable=False),
+    Column("hold_s", Float, nullable=False),
+    Column("longest_hold_s", Float, nullable=False),
+)
+
+session_faults = Table(
+    "session_faults", metadata,
+    Column("session_id", String(64), ForeignKey("sessions.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("exercise", String(64), primary_key=True),
+    Column("code", String(64), primary_key=True),
+    Column("reps", Integer, nullable=False),
+)
+
+__all__ = ["metadata", "profiles", "sessions", "reps", "rep_faults", "sets", "holds", "cues",
+           "session_stats", "session_faults"]

@@ -26,6 +26,7 @@ from repsense.engine.events import (Event, ExerciseDetected, FormWarning, HoldUp
                                     SessionEnded, SetCompleted)
 from repsense.store import schema as S
 from repsense.store.db import DEFAULT_PROFILE, HOST, Store
+from repsense.store.stats import session_stats
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,10 @@ class StoreSink:
         self._hold_open: dict[str, int] = {}      # exercise -> idx of its hold row
         self._hold_written: set[int] = set()
         self._total = 0
+        # The session so far, for its derived session_stats / session_faults rows.
+        self._reps: list[dict[str, Any]] = []
+        self._sets: list[dict[str, Any]] = []
+        self._holds: dict[int, dict[str, Any]] = {}
         self.error: BaseException | None = None
         self.closed = False
         self._thread = threading.Thread(target=self._run, name=f"store-{self.session_id}",
@@ -121,25 +126,29 @@ class StoreSink:
             if isinstance(ev, RepCompleted):
                 self._rep_idx += 1
                 self._total += 1
-                conn.execute(S.reps.insert().values(
-                    session_id=sid, idx=self._rep_idx, exercise=ev.exercise, count=ev.count,
+                row = dict(
+                    idx=self._rep_idx, exercise=ev.exercise, count=ev.count,
                     t_ms=ev.timestamp_ms, start_ms=ev.start_ms, bottom_ms=ev.bottom_ms,
                     end_ms=ev.end_ms, concentric_s=float(ev.concentric_s),
                     eccentric_s=float(ev.eccentric_s), pause_s=float(ev.pause_s),
                     rom_deg=_num(ev.rom_deg), rom_pct=_num(ev.rom_pct),
-                    form_score=_num(ev.form_score), good=bool(ev.good)))
+                    form_score=_num(ev.form_score), good=bool(ev.good))
+                conn.execute(S.reps.insert().values(session_id=sid, **row))
                 spans = list(ev.fault_spans) + [(ev.end_ms, ev.end_ms)] * len(ev.faults)
-                if ev.faults:
+                faults = [{"code": code, "start_ms": int(a), "end_ms": int(b)}
+                          for code, (a, b) in zip(ev.faults, spans)]
+                if faults:
                     conn.execute(S.rep_faults.insert(), [
-                        {"session_id": sid, "rep_idx": self._rep_idx, "n": n, "code": code,
-                         "start_ms": int(a), "end_ms": int(b)}
-                        for n, (code, (a, b)) in enumerate(zip(ev.faults, spans))])
+                        {"session_id": sid, "rep_idx": self._rep_idx, "n": n, **f}
+                        for n, f in enumerate(faults)])
+                self._reps.append({**row, "faults": faults})
             elif isinstance(ev, SetCompleted):
                 self._set_idx += 1
-                conn.execute(S.sets.insert().values(
-                    session_id=sid, idx=self._set_idx, exercise=ev.exercise, reps=ev.reps,
-                    good_reps=ev.good_reps, start_ms=ev.start_ms, end_ms=ev.end_ms,
-                    tut_s=_num(ev.tut_s), rest_before_s=_num(ev.rest_before_s)))
+                row = dict(idx=self._set_idx, exercise=ev.exercise, reps=ev.reps,
+                           good_reps=ev.good_reps, start_ms=ev.start_ms, end_ms=ev.end_ms,
+                           tut_s=_num(ev.tut_s), rest_before_s=_num(ev.rest_before_s))
+                conn.execute(S.sets.insert().values(session_id=sid, **row))
+                self._sets.append(row)
                 conn.execute(update(S.reps).where(and_(
                     S.reps.c.session_id == sid, S.reps.c.set_idx.is_(None),
                     S.reps.c.exercise == ev.exercise, S.reps.c.end_ms <= ev.end_ms))
@@ -156,6 +165,14 @@ class StoreSink:
                     severity=ev.severity, rep=ev.rep))
             elif isinstance(ev, SessionEnded):
                 self._total = max(self._total, ev.total_reps)
+        if events:
+            stats, faults = session_stats(sid, self._reps, self._sets, list(self._holds.values()))
+            conn.execute(S.session_stats.delete().where(S.session_stats.c.session_id == sid))
+            conn.execute(S.session_faults.delete().where(S.session_faults.c.session_id == sid))
+            if stats:
+                conn.execute(S.session_stats.insert(), stats)
+            if faults:
+                conn.execute(S.session_faults.insert(), faults)
         values: dict[str, Any] = {"heartbeat_at": time.time(), "total_reps": self._total}
         if done:
             values.update(status="ended", ended_at=time.time())
@@ -178,6 +195,7 @@ class StoreSink:
             conn.execute(S.holds.insert().values(session_id=self.session_id, idx=idx,
                                                  start_ms=start, **row))
             self._hold_written.add(idx)
+        self._holds[idx] = {"idx": idx, **row}
 
 
 __all__ = ["FLUSH_S", "StoreSink"]

@@ -1,0 +1,193 @@
+"""The history API under ``/api/history/...`` and the history page, as Starlette routes.
+
+``routes(store)`` is mounted by the web server; the endpoints are plain functions (Starlette runs
+them in its thread pool, off the event loop). Every list-of-sessions call accepts ``profile``;
+calls that group by day take ``tz``, the caller's offset from UTC in minutes (JavaScript's
+``-new Date().getTimezoneOffset()``). See docs/history.md.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from typing import Any, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse as _StarletteJSON
+from starlette.responses import Response
+from starlette.routing import Route
+
+from repsense.errors import InputError
+from repsense.sinks.jsonio import dumps
+from repsense.store.db import Store, parse_since
+from repsense.store.progress import Progress
+
+CACHE_S = 2.0      # a page's parallel calls share one load of the progress table
+
+
+class JSONResponse(_StarletteJSON):
+    """JSON as every repsense output writes it (NaN as null)."""
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content).encode("utf-8")
+
+
+class _ProgressCache:
+    """The last few progress tables, by (profile, tz), kept for ``CACHE_S`` seconds: the page asks
+    for volume, trends, faults, bests, streaks and insights at once, from one table."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._items: OrderedDict[tuple[str | None, int], tuple[float, Progress]] = OrderedDict()
+        self._loading: dict[tuple[str | None, int], threading.Lock] = {}
+
+    def get(self, profile: str | None, tz: int) -> Progress:
+        key = (profile, tz)
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and time.monotonic() - hit[0] < CACHE_S:
+                return hit[1]
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:       # one load per key at a time; the others wait for it
+            with self._lock:
+                hit = self._items.get(key)
+                if hit is not None and time.monotonic() - hit[0] < CACHE_S:
+                    return hit[1]
+            progress = Progress.load(self.store, profile, tz)
+            with self._lock:
+                self._items[key] = (time.monotonic(), progress)
+                self._items.move_to_end(key)
+                while len(self._items) > 8:
+                    self._items.popitem(last=False)
+            return progress
+
+
+def _int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    text = request.query_params.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise InputError(f"{name} must be a whole number, got {text!r}") from None
+    if not lo <= value <= hi:
+        raise InputError(f"{name} must be within {lo}..{hi}, got {value}")
+    return value
+
+
+def _profile(request: Request) -> str | None:
+    return request.query_params.get("profile") or None
+
+
+def _json(fn: Callable[[Request], Any]) -> Callable[[Request], Response]:
+    def endpoint(request: Request) -> Response:
+        try:
+            result = fn(request)
+        except (InputError, ValueError) as exc:
+            return JSONResponse({"error": "bad_request", "message": str(exc)}, status_code=400)
+        if isinstance(result, Response):
+            return result
+        return JSONResponse(result)
+    endpoint.__name__ = fn.__name__
+    return endpoint
+
+
+def routes(store: Store) -> list[Route]:
+    """The history API (``/api/history/...``) over ``store``; the server serves the page
+    (``/history``: static/history.html)."""
+    cache = _ProgressCache(store)
+
+    def progress(request: Request) -> Progress:
+        return cache.get(_profile(request), _int(request, "tz", 0, -900, 900))
+
+    @_json
+    def profiles(request: Request) -> Any:
+        return {"profiles": store.profiles()}
+
+    @_json
+    def sessions(request: Request) -> Any:
+        since = request.query_params.get("since")
+        return {"sessions": store.list_sessions(
+            _profile(request), _int(request, "limit", 50, 1, 10_000),
+            parse_since(since) if since else None)}
+
+    @_json
+    def session(request: Request) -> Any:
+        doc = store.get_session(request.path_params["id"])
+        if doc is None:
+            return JSONResponse({"error": "not_found", "message": "no such session"},
+                                status_code=404)
+        return doc
+
+    @_json
+    def volume(request: Request) -> Any:
+        return progress(request).volume(request.query_params.get("period", "day"))
+
+    @_json
+    def trends(request: Request) -> Any:
+        return progress(request).trends(request.query_params.get("exercise") or None)
+
+    @_json
+    def faults(request: Request) -> Any:
+        return progress(request).faults(_int(request, "sessions", 5, 1, 1000))
+
+    @_json
+    def bests(request: Request) -> Any:
+        return progress(request).bests()
+
+    @_json
+    def streaks(request: Request) -> Any:
+        return progress(request).streaks()
+
+    @_json
+    def insights(request: Request) -> Any:
+        return {"insights": progress(request).insights()}
+
+    @_json
+    def export(request: Request) -> Any:
+        since_text = request.query_params.get("since")
+        since = parse_since(since_text) if since_text else None
+        fmt = request.query_params.get("format", "json")
+        if fmt == "json":
+            return Response(store.export_json(since, _profile(request)),
+                            media_type="application/json", headers={
+                                "Content-Disposition": 'attachment; filename="repsense-history.json"'})
+        if fmt == "csv":
+            return Response(store.export_csv(since, _profile(request)), media_type="text/csv",
+                            headers={"Content-Disposition":
+                                     'attachment; filename="repsense-history.csv"'})
+        raise InputError(f"format must be json or csv, got {fmt!r}")
+
+    async def import_(request: Request) -> Response:
+        body = await request.body()
+        try:
+            doc = json.loads(body)
+        except json.JSONDecodeError as exc:
+            return JSONResponse({"error": "bad_json", "message": str(exc)}, status_code=400)
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            added, skipped = await run_in_threadpool(store.import_doc, doc)
+        except InputError as exc:
+            return JSONResponse({"error": "bad_request", "message": str(exc)}, status_code=400)
+        return JSONResponse({"added": added, "skipped": skipped})
+
+    return [
+        Route("/api/history/profiles", profiles),
+        Route("/api/history/sessions", sessions),
+        Route("/api/history/sessions/{id}", session),
+        Route("/api/history/volume", volume),
+        Route("/api/history/trends", trends),
+        Route("/api/history/faults", faults),
+        Route("/api/history/bests", bests),
+        Route("/api/history/streaks", streaks),
+        Route("/api/history/insights", insights),
+        Route("/api/history/export", export),
+        Route("/api/history/import", import_, methods=["POST"]),
+    ]
+
+
+__all__ = ["routes"]

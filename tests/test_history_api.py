@@ -1,0 +1,138 @@
+"""The history API over generated sessions (both dialects): what each call answers, how fast, and
+the insights' words on a table made to say them."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from bench.history_scale import api_paths, generate
+from repsense.app import history
+from repsense.store import Store
+from repsense.store.progress import Progress, Row
+from tests.history_fixtures import db_url, postgres_server  # noqa: F401
+
+NOW = datetime(2026, 12, 2, 18, 0, tzinfo=timezone.utc).timestamp()
+
+
+@pytest.fixture
+def generated(db_url):  # type: ignore[no-untyped-def]
+    doc = generate(sessions=200, reps_per_session=40, seed=3, end=NOW)
+    store = Store(db_url)
+    assert store.import_doc(doc) == (200, 0)
+    yield store, doc
+    store.close()
+
+
+def client(store: Store) -> TestClient:
+    return TestClient(Starlette(routes=history.routes(store)))
+
+
+def test_every_call_of_the_page_answers_within_200_ms_uncached(generated, monkeypatch):
+    store, _ = generated
+    monkeypatch.setattr(history, "CACHE_S", 0.0)     # every call loads its own table
+    with client(store) as c:
+        c.get("/api/history/profiles")               # the first request sets up the client
+        for path in api_paths("ann") + api_paths(None):
+            t0 = time.perf_counter()
+            r = c.get(path)
+            took = (time.perf_counter() - t0) * 1000
+            assert r.status_code == 200, (path, r.text[:200])
+            assert took < 200, f"{path}: {took:.0f} ms"
+
+
+def test_the_answers_agree_with_the_data(generated):
+    store, doc = generated
+    ann = [s for s in doc["sessions"] if s["profile"] == "ann"]
+    with client(store) as c:
+        assert c.get("/api/history/profiles").json() == {
+            "profiles": [{"name": "ann", "sessions": 100}, {"name": "bob", "sessions": 100}]}
+        listed = c.get("/api/history/sessions?profile=ann&limit=5").json()["sessions"]
+        assert [s["id"] for s in listed] == [s["id"] for s in ann[::-1][:5]]
+        assert listed[0]["total_reps"] == 40 and sum(e["reps"] for e in listed[0]["exercises"]) == 40
+
+        for period in ("day", "week"):
+            vol = c.get(f"/api/history/volume?profile=ann&period={period}").json()
+            assert sum(r["reps"] for rows in vol["exercises"].values() for r in rows) == \
+                sum(len(s["reps"]) for s in ann)
+            assert sum(r["sets"] for rows in vol["exercises"].values() for r in rows) == \
+                sum(len(s["sets"]) for s in ann)
+        week = c.get("/api/history/volume?profile=ann&period=week").json()
+        assert all(date.fromisoformat(r["period"]).weekday() == 0
+                   for rows in week["exercises"].values() for r in rows)
+
+        bests = c.get("/api/history/bests?profile=ann").json()["exercises"]
+        squat_sets = [st["reps"] for s in ann for st in s["sets"] if st["exercise"] == "squat"]
+        assert bests["squat"]["most_reps_in_a_set"]["value"] == max(squat_sets)
+        holds = [h["held_s"] for s in ann for h in s["holds"]]
+        assert bests["plank"]["longest_hold_s"]["value"] == round(max(holds), 1)
+
+        trends = c.get("/api/history/trends?profile=ann&exercise=squat").json()["exercises"]
+        assert list(trends) == ["squat"]
+        squat_sessions = [s for s in ann if any(r["exercise"] == "squat" for r in s["reps"])]
+        assert len(trends["squat"]) == len(squat_sessions)
+        # the generator makes range grow and faults get rarer: the trend shows it
+        first, last = trends["squat"][:10], trends["squat"][-10:]
+        assert sum(r["rom_pct"] for r in last) > sum(r["rom_pct"] for r in first)
+
+        faults = c.get("/api/history/faults?profile=ann&sessions=5").json()
+        recent = faults["recent"]["squat"]
+        assert recent["sessions"] == 5
+        n = sum(1 for s in squat_sessions[-5:] for r in s["reps"] if r["exercise"] == "squat"
+                and any(f["code"] == "knees_cave" for f in r["faults"]))
+        knees = [f for f in recent["faults"] if f["code"] == "knees_cave"]
+        assert (knees[0]["reps"] if knees else 0) == n
+
+        streaks = c.get("/api/history/streaks?profile=ann").json()
+        assert streaks["active_days"] >= 20 and streaks["longest_days"] >= 2
+
+        insights = c.get("/api/history/insights?profile=ann").json()["insights"]
+        assert insights and all(i["text"].endswith(".") for i in insights)
+
+        one = c.get(f"/api/history/sessions/{ann[0]['id']}").json()
+        assert len(one["reps"]) == 40 and one["sets"] == ann[0]["sets"]
+        assert c.get("/api/history/sessions/nope").status_code == 404
+        assert c.get("/api/history/volume?period=month").status_code == 400
+        assert c.get("/api/history/sessions?limit=0").status_code == 400
+        assert c.get("/api/history/sessions?since=yesterday").status_code == 400
+
+        exported = c.get("/api/history/export?format=json")
+        assert exported.text == store.export_json()
+        assert c.post("/api/history/import", content=exported.text).json() == \
+            {"added": 0, "skipped": 200}
+        assert c.get("/api/history/export?format=csv&profile=bob").text.count("\n") == 1 + 100 * 40
+
+
+def _row(day: int, rom_pct: float, reps: int = 10, knees: int = 0, score: float = 80.0,
+         exercise: str = "squat") -> Row:
+    started = datetime(2026, 11, 9, 18, tzinfo=timezone.utc).timestamp() + day * 86400
+    return Row(f"s{day}", started, exercise, reps, reps - knees, reps * 2.0, score, 90.0,
+               rom_pct, 0.9, 1.1, 2.0, 1, reps, faults={"knees_cave": knees} if knees else {})
+
+
+def test_insights_say_what_changed_in_plain_words():
+    # three weeks of squats: depth from 70% to 78.4% of full (+12%), knees caving on 3 of every
+    # 10 reps in the last 5 sessions, trained the last 4 days in a row
+    rows = [_row(0, 70.0), _row(2, 70.0), _row(7, 74.0), _row(9, 74.0),
+            _row(17, 78.4, knees=3), _row(19, 78.4, knees=3), _row(20, 78.4, knees=3),
+            _row(21, 78.4, knees=3), _row(22, 78.4, knees=3)]
+    p = Progress(rows)
+    today = date(2026, 12, 1)
+    texts = [i["text"] for i in p.insights(today)]
+    assert "Your squat depth improved 12% over 3 weeks." in texts
+    assert "Knees caved in on 30% of your squats in your last 5 sessions." in texts
+    assert "You have trained 4 days in a row - your longest streak yet." in texts
+    streaks = p.streaks(today)
+    assert (streaks["current_days"], streaks["longest_days"], streaks["active_days"]) == (4, 4, 9)
+    assert p.streaks(today + timedelta(days=5))["current_days"] == 0
+    assert "Your last session was 5 days ago." in \
+        [i["text"] for i in p.insights(today + timedelta(days=5))]
+    bests = p.bests()["exercises"]["squat"]
+    assert bests["most_reps_in_a_set"]["value"] == 10
+    # days follow the caller's clock: 18:00 UTC is the next day at UTC+8
+    assert Progress(rows, tz_offset_min=480).volume()["exercises"]["squat"][0]["period"] == \
+        "2026-11-10"
