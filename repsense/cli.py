@@ -69,6 +69,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.start is not None and args.end is not None and args.end <= args.start:
         _err(f"--end ({args.end}) must be after --start ({args.start})")
         return 2
+    if args.annotate:
+        from repsense.sinks.encode import FORMATS
+
+        if pathlib.Path(args.annotate).suffix.lower() not in FORMATS:
+            _err(f"--annotate {args.annotate}: the name must end in one of {', '.join(FORMATS)} "
+                 "(.mp4: H.264, .webm: VP9; both play in browsers)")
+            return 2
     paths = [pathlib.Path(p) for p in args.paths]
     human: TextIO = sys.stderr if args.json == "-" else sys.stdout
     if args.speak or args.speak_wav:
