@@ -1,0 +1,161 @@
+"""The gym view's server side: every node on the broker, live, for the page ``/gym``.
+
+The page gets the nodes through the server's WebSocket ``/ws/gym`` rather than speaking MQTT over
+WebSockets itself: the broker stays bound to 127.0.0.1 with no WebSocket listener to configure
+(Mosquitto needs one set up; many hosted brokers charge for it), broker credentials never reach a
+browser, the server's token guards the gym like every other page, and the server sends a page one
+snapshot of every node when it connects instead of the page rebuilding state from replayed
+messages. docs/mqtt.md says more.
+
+``Gym`` owns the :class:`repsense.sources.broker.BrokerHub` (and the embedded broker when no
+external one is given); ``install(settings, ...)`` mounts its routes and lifespan in the web app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from repsense.sources.broker import BrokerHub, NodeView
+
+log = logging.getLogger(__name__)
+
+# Node updates a slow page may fall behind by before it gets a fresh snapshot instead.
+CLIENT_QUEUE = 256
+
+
+class Gym:
+    """The nodes on a broker for the web app. ``broker_url`` None: use 127.0.0.1:``port``,
+    starting the embedded broker there unless one already listens."""
+
+    def __init__(self, broker_url: str | None = None, *, port: int = 1883, ca_file: str | None = None,
+                 prefix: str = "repsense", run_engine: bool = True) -> None:
+        self.broker_url = broker_url
+        self.port = port
+        self.ca_file = ca_file
+        self.prefix = prefix
+        self.run_engine = run_engine
+        self.hub: BrokerHub | None = None
+        self.embedded: Any = None
+        self.url = ""
+        self._clients: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- life
+
+    def start(self) -> None:
+        """Start the embedded broker (when asked for) and the hub; blocking, call off the loop."""
+        from repsense.broker import DEFAULT_HOST, EmbeddedBroker, port_in_use
+        from repsense.sinks.mqtt import BrokerAddress, Topics
+
+        url = self.broker_url
+        if url is None:
+            if not port_in_use(DEFAULT_HOST, self.port):
+                self.embedded = EmbeddedBroker(DEFAULT_HOST, self.port).start()
+                log.warning("embedded MQTT broker on %s", self.embedded.url)
+            url = f"mqtt://{DEFAULT_HOST}:{self.port}"
+        address = BrokerAddress.parse(url, ca_file=self.ca_file)
+        self.url = address.url
+        self.hub = BrokerHub(address, topics=Topics(self.prefix), run_engine=self.run_engine,
+                             on_change=self._changed).start()
+
+    def stop(self) -> None:
+        if self.hub is not None:
+            self.hub.close(2.0)
+            self.hub = None
+        if self.embedded is not None:
+            self.embedded.stop()
+            self.embedded = None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
+        self._loop = asyncio.get_running_loop()
+        await run_in_threadpool(self.start)
+        try:
+            yield
+        finally:
+            for q in list(self._clients):
+                q.put_nowait(None)
+            await run_in_threadpool(self.stop)
+
+    # -- updates from the hub (MQTT thread) to the pages (event loop)
+
+    def _changed(self, view: NodeView) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._fan_out, view.to_dict())
+
+    def _fan_out(self, node: dict[str, Any]) -> None:
+        for q in list(self._clients):
+            try:
+                q.put_nowait({"type": "node", "node": node})
+            except asyncio.QueueFull:
+                while not q.empty():
+                    q.get_nowait()
+                q.put_nowait(self._snapshot_message())
+
+    def _snapshot_message(self) -> dict[str, Any]:
+        nodes = self.hub.snapshot() if self.hub is not None else []
+        return {"type": "nodes", "broker": self.url, "nodes": nodes}
+
+    # -- routes
+
+    async def api(self, request: Request) -> Response:
+        return JSONResponse(self._snapshot_message())
+
+    async def ws(self, ws: WebSocket) -> None:
+        await ws.accept()
+        q: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(CLIENT_QUEUE)
+        self._clients.add(q)
+        try:
+            await ws.send_json(self._snapshot_message())
+            receiver = asyncio.create_task(self._drain(ws))
+            while True:
+                getter = asyncio.create_task(q.get())
+                done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+                if receiver in done:
+                    getter.cancel()
+                    break
+                msg = getter.result()
+                if msg is None:
+                    break
+                await ws.send_json(msg)
+            receiver.cancel()
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            self._clients.discard(q)
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+    @staticmethod
+    async def _drain(ws: WebSocket) -> None:
+        """The page sends nothing that matters; read until it goes away."""
+        while True:
+            msg = await ws.receive()
+            if msg.get("type") == "websocket.disconnect":
+                return
+
+    def routes(self) -> list[Any]:
+        return [WebSocketRoute("/ws/gym", self.ws), Route("/api/gym", self.api)]
+
+
+def install(settings: Any, broker_url: str | None = None, **options: Any) -> Gym:
+    """Mount the gym (routes, and the broker and hub for the app's lifetime) in the web app's
+    ``Settings``."""
+    gym = Gym(broker_url, **options)
+    settings.extra_routes.extend(gym.routes())
+    settings.lifespans.append(gym.lifespan)
+    return gym
+
+
+__all__ = ["Gym", "install"]

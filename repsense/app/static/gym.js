@@ -1,0 +1,97 @@
+// repsense gym view: every node on the broker, live, through the server's WebSocket /ws/gym
+// (docs/mqtt.md says why not MQTT over WebSockets from the page).
+// Server -> page: {type: "nodes", broker, nodes: [view...]} on connect (and after falling behind),
+// then {type: "node", node: view} per change. view: {node, online, exercise, count, total_reps,
+// last_cue, hold_s, session, engine, last_seen}.
+
+const grid = document.getElementById("nodes");
+const empty = document.getElementById("empty");
+const conn = document.getElementById("conn");
+const template = document.getElementById("node-card");
+const cards = new Map();   // node id -> {el, view}
+
+function setConn(state, text) {
+  conn.dataset.state = state;
+  conn.textContent = text;
+}
+
+function field(el, name) {
+  return el.querySelector(`[data-field="${name}"]`);
+}
+
+function ago(seconds) {
+  const s = Math.max(0, Math.round(Date.now() / 1000 - seconds));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  return `${Math.round(s / 3600)} h ago`;
+}
+
+function render(view) {
+  let entry = cards.get(view.node);
+  if (!entry) {
+    const el = template.content.firstElementChild.cloneNode(true);
+    el.dataset.node = view.node;
+    entry = { el, view: null };
+    cards.set(view.node, entry);
+    const after = [...cards.keys()].sort().find((k) => k > view.node && cards.get(k).el.isConnected);
+    grid.insertBefore(el, after ? cards.get(after).el : null);
+  }
+  const { el } = entry;
+  const bumped = entry.view && view.count > entry.view.count;
+  entry.view = view;
+  el.dataset.online = String(Boolean(view.online));
+  field(el, "node").textContent = view.node;
+  const state = field(el, "state");
+  state.dataset.state = view.online ? "online" : "offline";
+  state.textContent = view.online ? "online" : "offline";
+  field(el, "exercise").textContent = (view.exercise || "waiting for an exercise").replaceAll("_", " ");
+  const hold = view.hold_s !== null && view.hold_s !== undefined;
+  field(el, "count").textContent = hold ? Math.round(view.hold_s) : view.count;
+  field(el, "unit").textContent = hold ? "s held" : view.count === 1 ? "rep" : "reps";
+  field(el, "cue").textContent = view.last_cue || "";
+  field(el, "total").textContent = `${view.total_reps} reps this session`;
+  field(el, "engine").textContent = view.engine === "server" ? "counted on the server" : "";
+  field(el, "seen").textContent = view.last_seen ? `seen ${ago(view.last_seen)}` : "";
+  if (bumped) {
+    el.classList.add("g-bump");
+    setTimeout(() => el.classList.remove("g-bump"), 600);
+  }
+  empty.hidden = cards.size > 0;
+}
+
+function replaceAll(nodes) {
+  for (const { el } of cards.values()) el.remove();
+  cards.clear();
+  nodes.forEach(render);
+  empty.hidden = cards.size > 0;
+}
+
+let delay = 500;
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${scheme}://${location.host}/ws/gym${location.search}`);
+  ws.onopen = () => { delay = 500; setConn("online", "live"); };
+  ws.onmessage = (e) => {
+    let msg;
+    try { msg = JSON.parse(e.data); } catch { return; }
+    if (msg.type === "nodes") {
+      document.getElementById("broker").textContent = msg.broker ? `(${msg.broker})` : "";
+      replaceAll(msg.nodes || []);
+    } else if (msg.type === "node" && msg.node) {
+      render(msg.node);
+    }
+  };
+  ws.onclose = () => {
+    setConn("offline", "reconnecting");
+    setTimeout(connect, delay);
+    delay = Math.min(delay * 2, 10000);
+  };
+}
+
+setInterval(() => {
+  for (const { el, view } of cards.values()) {
+    if (view && view.last_seen) field(el, "seen").textContent = `seen ${ago(view.last_seen)}`;
+  }
+}, 5000);
+
+connect();

@@ -1,0 +1,61 @@
+"""The gym view's server side: nodes on a broker reach the page over /ws/gym, live."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytest.importorskip("paho.mqtt.client")
+pytest.importorskip("amqtt.broker")
+pytest.importorskip("httpx")
+
+from starlette.applications import Starlette  # noqa: E402
+from starlette.testclient import TestClient  # noqa: E402
+
+from repsense.app.gym import Gym  # noqa: E402
+from repsense.broker import EmbeddedBroker  # noqa: E402
+from repsense.engine.events import ExerciseDetected, FormWarning, RepCompleted  # noqa: E402
+from repsense.sinks.mqtt import BrokerAddress, EventPublisher, MqttLink, Outbox, Topics  # noqa: E402
+
+
+def rep(count: int) -> RepCompleted:
+    return RepCompleted(1000 * count, exercise="squat", count=count, start_ms=1000 * count - 900,
+                        end_ms=1000 * count, bottom_ms=1000 * count - 400, concentric_s=0.4,
+                        eccentric_s=0.5, rom_deg=95.0)
+
+
+def test_gym_page_gets_every_node_live() -> None:
+    with EmbeddedBroker("127.0.0.1", 0) as broker:
+        gym = Gym(broker.url)
+        app = Starlette(routes=gym.routes(), lifespan=gym.lifespan)
+        with TestClient(app) as client:
+            assert gym.hub is not None and gym.hub.link.subscribed.wait(10)
+            link = MqttLink(BrokerAddress.parse(broker.url, env={}), "node-rack-1", outbox=Outbox(None),
+                            status_topic=Topics().status("rack-1")).start()
+            pub = EventPublisher(link, "rack-1", "s1", own_link=True)
+            with client.websocket_connect("/ws/gym") as ws:
+                first = ws.receive_json()
+                assert first["type"] == "nodes" and first["broker"] == broker.url
+                pub.emit([ExerciseDetected(10, exercise="squat"), rep(1), rep(2),
+                          FormWarning(2100, exercise="squat", code="not_deep",
+                                      message="Go deeper: hips down to knee height.")])
+                views = []
+                end = time.monotonic() + 20
+                while time.monotonic() < end:
+                    msg = ws.receive_json()
+                    assert msg["type"] in ("node", "nodes")
+                    views += [msg["node"]] if msg["type"] == "node" else msg["nodes"]
+                    v = views[-1]
+                    if v["count"] == 2 and v["last_cue"]:
+                        break
+                assert v["node"] == "rack-1" and v["online"] and v["exercise"] == "squat"
+                assert v["count"] == 2 and v["last_cue"].startswith("Go deeper")
+                pub.close()     # a clean close publishes the retained "offline"
+                while True:
+                    msg = ws.receive_json()
+                    if msg["type"] == "node" and not msg["node"]["online"]:
+                        break
+            snap = client.get("/api/gym").json()
+            assert [(n["node"], n["online"], n["count"]) for n in snap["nodes"]] == [("rack-1", False, 2)]
+        assert gym.hub is None     # stopped with the app
