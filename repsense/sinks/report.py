@@ -247,7 +247,8 @@ def format_text(report: InputReport, source: str = "camera") -> str:
     if report.cues:
         lines.append("  cues:")
         for c in report.cues:
-            lines.append(f"  {c.t_s:8.1f} s  [{c.severity}] {c.message}")
+            tag = "tip" if c.severity == "info" else c.severity
+            lines.append(f"  {c.t_s:8.1f} s  [{tag}] {c.message}")
     lines.append(f"  total: {report.total_reps} reps")
     return "\n".join(lines)
 
