@@ -281,16 +281,17 @@ class Progress:
                     out.append(_insight("tempo", ex, f"Your {name} got {word}: {b:.1f} s per "
                                         f"rep lately against {a:.1f} s before.", before=round(
                                             a, 2), after=round(b, 2)))
-        # volume this week against last week
+        # volume this week so far against the same days of last week
         week = today - timedelta(days=today.weekday())
-        this = sum(r.reps for r in self.rows if self.day(r.started_at) >= week)
-        last = sum(r.reps for r in self.rows
-                   if week - timedelta(days=7) <= self.day(r.started_at) < week)
+        this = sum(r.reps for r in self.rows if week <= self.day(r.started_at) <= today)
+        last = sum(r.reps for r in self.rows if week - timedelta(days=7) <=
+                   self.day(r.started_at) <= today - timedelta(days=7))
         if last and this:
             change = (this - last) / last * 100
             if abs(change) >= 10:
+                same = "last week" if today.weekday() == 6 else "the same days of last week"
                 out.append(_insight("volume", None, f"{this} reps this week, {abs(change):.0f}% "
-                                    f"{'more' if change > 0 else 'fewer'} than last week "
+                                    f"{'more' if change > 0 else 'fewer'} than {same} "
                                     f"({last}).", this_week=this, last_week=last))
         s = self.streaks(today)
         if s["current_days"] >= 2:

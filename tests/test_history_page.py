@@ -1,0 +1,153 @@
+"""The history page in a real headless Chromium (Debian's chromium via Playwright), served by the
+web app over 1,000 generated sessions / 100,000 reps. Screenshots go to out/screenshots/
+(``history-<state>.png``)."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+import pytest
+
+from bench.history_scale import generate
+from repsense.app.history import routes
+from repsense.app.server import Settings, create_app
+from repsense.store import Store
+from tests.conftest import ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "out" / "screenshots"
+CHART_JS = ROOT / "repsense" / "app" / "web" / "node_modules" / "chart.js" / "dist"
+
+
+def _need(ok: bool, why: str) -> None:
+    if not ok:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs {why}")
+        pytest.skip(f"{why} is not available")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(store: Store) -> Iterator[str]:
+    """The web app with the history routes over ``store``, on a free port, in a thread."""
+    import uvicorn
+
+    port = _free_port()
+    app = create_app(Settings(extra_routes=routes(store)))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def big_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('history') / 'history.db'}")
+    end = datetime.now(timezone.utc).timestamp()
+    store.import_doc(generate(sessions=1000, reps_per_session=100, seed=11, end=end))
+    yield from serve(store)
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def empty_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('empty') / 'history.db'}")
+    yield from serve(store)
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    _need(pathlib.Path(CHROMIUM).exists(), CHROMIUM)
+    _need((CHART_JS / "chart.umd.min.js").exists(), "Chart.js from npm (setup.sh runs npm install)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    pg.set_default_timeout(30_000)
+    yield pg
+    context.close()
+    assert not errors, f"the page reported errors: {errors}"
+
+
+def shot(page, state: str, full: bool = True) -> None:  # type: ignore[no-untyped-def]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"history-{state}.png"), full_page=full)
+
+
+def drawn(page, canvas: str) -> bool:  # type: ignore[no-untyped-def]
+    """Chart.js made a chart on the canvas, with data."""
+    return page.evaluate(f"""() => {{
+        const c = Chart.getChart(document.getElementById('{canvas}'));
+        return !!c && c.data.datasets.length > 0 && c.data.datasets.some(d => d.data.some(v => v));
+    }}""")
+
+
+def test_the_history_page_draws_every_chart_over_100k_reps(page, big_server):
+    t0 = time.perf_counter()
+    page.goto(f"{big_server}/history")
+    page.wait_for_selector("body[data-ready='1']")
+    took = time.perf_counter() - t0
+    for canvas in ("chart-reps", "chart-volume", "chart-form", "chart-rom", "chart-faults"):
+        assert drawn(page, canvas), canvas
+    assert page.locator("#insights li").count() >= 2
+    assert page.locator("#sessions tbody tr").count() == 50
+    assert page.locator("#bests tbody tr").count() >= 4
+    assert int(page.inner_text("#days-30")) > 0
+    assert page.inner_text("#status") == ""
+    shot(page, "everyone")
+    assert took < 10, f"the page took {took:.1f} s"
+
+    page.select_option("#profile", "ann")
+    page.wait_for_function("() => new URL(location.href).searchParams.get('profile') === 'ann'")
+    page.wait_for_function("() => [...document.querySelectorAll('#sessions tbody td:nth-child(2)')]"
+                           ".every(td => td.textContent === 'ann')")
+    page.click("#by-week")
+    page.wait_for_function("() => Chart.getChart(document.getElementById('chart-reps'))"
+                           ".data.labels.length < 40")
+    page.select_option("#trend-exercise", "push_up")
+    page.locator("#sessions tbody tr").first.click()
+    page.wait_for_selector("#detail:not([hidden]) table")
+    assert "Set" in page.inner_text("#detail")
+    page.evaluate("window.scrollTo(0, 0)")
+    shot(page, "ann-weeks-detail")
+
+
+def test_an_empty_history_says_so(page, empty_server):
+    page.goto(f"{empty_server}/history")
+    page.wait_for_selector("body[data-ready='1']")
+    assert "Not enough sessions" in page.inner_text("#insights")
+    assert page.inner_text("#last-session") == "none yet"
+    assert "No sessions stored yet" in page.inner_text("#status")
+    shot(page, "empty", full=False)
