@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -310,3 +311,159 @@ def test_frames_mode_runs_pose_on_the_server(page, server: str) -> None:  # type
     shot(page, "frames", "summary")
     assert summary["total"] == shown
     assert abs(shown - CLIP_COUNT) <= TOLERANCE, f"frames mode counted {shown}"
+
+
+def test_a_denied_camera_gets_a_clear_message_and_the_demo_still_works(  # type: ignore[no-untyped-def]
+        server: str, fake_camera: pathlib.Path) -> None:
+    _need(pathlib.Path(CHROMIUM).exists(), CHROMIUM)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        # No --use-fake-ui-for-media-stream: headless Chromium answers the camera prompt "block".
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={fake_camera}"])
+        try:
+            page = b.new_page(viewport={"width": 1360, "height": 900})
+            open_page(page, server)
+            message = page.locator("[data-testid=camera-message]")
+            assert message.is_visible()
+            assert "denied" in message.inner_text()
+            assert page.is_disabled("[data-testid=start-session]")
+            shot(page, "denied", "message")
+            page.click("[data-testid=demo]")
+            page.wait_for_function(
+                "document.querySelector('[data-testid=rep-count]').dataset.count >= 1")
+            shot(page, "denied", "demo")
+        finally:
+            b.close()
+
+
+def test_an_unplugged_camera_keeps_the_session_and_its_count(page, server: str) -> None:  # type: ignore[no-untyped-def]
+    need_vendor()
+    open_page(page, server)
+    start_one_pass(page)
+    page.wait_for_function("document.querySelector('[data-testid=rep-count]').dataset.count >= 1",
+                           timeout=40_000)
+    # What Chromium fires when the device goes away (track.stop() from the page fires nothing).
+    page.evaluate("document.querySelector('video').srcObject.getVideoTracks()[0]"
+                  ".dispatchEvent(new Event('ended'))")
+    message = page.locator("[data-testid=camera-message]")
+    message.wait_for(state="visible")
+    kept = total(page)
+    assert "camera stopped" in message.inner_text().lower()
+    assert f"keeps its {kept} rep" in message.inner_text()
+    shot(page, "unplugged", "message")
+    time.sleep(1.0)
+    assert total(page) == kept and page.is_enabled("[data-testid=end-session]")
+    summary = end_and_summary(page)
+    assert summary["total"] == kept
+    shot(page, "unplugged", "summary")
+
+
+class FlakyProxy:
+    """A TCP proxy between the browser and the server that the test can cut (a dropped network)."""
+
+    def __init__(self, upstream: int) -> None:
+        self.upstream = upstream
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.down = False
+        self.conns: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.down:
+                client.close()
+                continue
+            up = socket.create_connection(("127.0.0.1", self.upstream))
+            with self.lock:
+                self.conns += [client, up]
+            for a, b in ((client, up), (up, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+
+    def cut(self) -> None:
+        self.down = True
+        with self.lock:
+            for s in self.conns:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            self.conns.clear()
+
+    def restore(self) -> None:
+        self.down = False
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
+
+
+def test_a_dropped_connection_loses_nothing(page, server: str) -> None:  # type: ignore[no-untyped-def]
+    """The demo through a proxy that drops every connection for 3 s: the page buffers, reconnects
+    with back-off, resumes the same session and sends what it measured; all 514 poses and all 5
+    squats arrive."""
+    proxy = FlakyProxy(int(server.rsplit(":", 1)[1]))
+    try:
+        via = f"http://127.0.0.1:{proxy.port}"
+        open_page(page, via)
+        page.click("[data-testid=demo]")
+        page.wait_for_function("document.querySelector('[data-testid=rep-count]')"
+                               ".dataset.count >= 1")
+        session = page.evaluate("window.repsenseStats.session")
+        proxy.cut()
+        page.wait_for_function("!window.repsenseStats.connected")
+        page.wait_for_function("window.repsenseStats.buffered > 20")
+        shot(page, "reconnect", "buffering")
+        assert "reconnecting" in page.inner_text("[data-testid=status]")
+        time.sleep(2.0)
+        proxy.restore()
+        page.wait_for_function("window.repsenseStats.connected", timeout=30_000)
+        page.wait_for_selector("[data-testid=summary]:not([hidden])", timeout=60_000)
+        shot(page, "reconnect", "summary")
+        assert page.get_attribute("[data-testid=summary]", "data-session") == session
+        assert int(page.get_attribute("[data-testid=summary]", "data-total")) == DEMO_SQUATS
+        detail = api(server, f"/api/sessions/{session}")
+        measured = page.evaluate("window.repsenseStats.posesMeasured")
+        assert detail["summary"]["frames"] == measured == 514
+        assert page.evaluate("window.repsenseStats.reconnects") >= 1
+    finally:
+        proxy.close()
+
+
+def test_a_reload_resumes_the_session(page, server: str) -> None:  # type: ignore[no-untyped-def]
+    need_vendor()
+    open_page(page, server)
+    start_one_pass(page)
+    page.wait_for_function("document.querySelector('[data-testid=rep-count]').dataset.count >= 1",
+                           timeout=40_000)
+    session = page.evaluate("window.repsenseStats.session")
+    before = total(page)
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    page.wait_for_function(f"window.repsenseStats.session === {json.dumps(session)} && "
+                           "window.repsenseStats.connected")
+    page.wait_for_function(f"Number(document.querySelector('[data-testid=rep-count]')"
+                           f".dataset.total) >= {before}")
+    shot(page, "reload", "resumed")
+    summary = end_and_summary(page)
+    assert summary["session"] == session and summary["total"] >= before

@@ -57,7 +57,7 @@ const PALETTE = {
 const stats = window.repsenseStats = {
   mode: FORCE_FRAMES ? 'frames' : 'landmarks', model: MODEL, modelReady: false, modelError: null,
   poseFrames: 0, poseFps: 0, inferMs: [], sent: 0, answered: 0, latencyMs: [], frameToEventMs: [],
-  buffered: 0, connected: false, reconnects: 0, session: null, cameraStartedAt: null,
+  buffered: 0, posesMeasured: 0, connected: false, reconnects: 0, session: null, cameraStartedAt: null,
   cameraLabel: null, drawn: 0, playbackDrawn: 0, spoken: [], tones: 0, errors: [],
 };
 
@@ -67,7 +67,8 @@ const state = {
   session: null,                 // {id, demo, ending, resuming}
   wantStart: null,               // the start message to send once connected
   buffer: [],                    // poses measured while disconnected
-  pending: new Map(),            // seq -> {sentAt, capturedAt}
+  pending: new Map(),            // seq -> {sentAt, capturedAt}: for the latency figures
+  unacked: [],                   // poses sent and not yet answered: sent again after a drop
   seq: 0, lastT: 0,
   landmarker: null, mode: FORCE_FRAMES ? 'frames' : 'landmarks', modeNote: FORCE_FRAMES ? 'forced by ?mode=frames' : '',
   stream: null, track: null, cameraError: null, lastVideoTime: -1, loopId: 0,
@@ -445,6 +446,7 @@ function restoreFromSummary(summary) {
     addWarning(c.message, c.severity, c.t_s, c.code);
   }
   state.totalReps = summary.total_reps || 0;
+  state.frames = Math.max(state.frames, summary.frames || 0);
   renderCounts();
 }
 
@@ -515,6 +517,11 @@ function connect() {
   ws.onclose = (e) => {
     state.wsOpen = false; state.frameInFlight = false;
     if (state.ws !== ws) return;
+    // Poses that may have died with the socket go again after the resume; the server drops the
+    // ones it had already counted (their times are not after its last one).
+    state.buffer = state.session ? state.unacked.concat(state.buffer) : [];
+    state.unacked = [];
+    stats.buffered = state.buffer.length;
     if (e.code === 4401) { toast('This server needs its access token: open the URL that `repsense serve` printed.', 'error'); return; }
     if (state.session || state.wantStart) scheduleReconnect();
   };
@@ -538,7 +545,8 @@ function flushBuffer() {
   while (state.buffer.length && state.wsOpen) {
     const frames = state.buffer.splice(0, BATCH);
     const last = frames[frames.length - 1];
-    state.pending.set(last.seq, { sentAt: performance.now(), capturedAt: null, n: frames.length });
+    state.unacked.push(...frames);
+    state.pending.set(last.seq, { sentAt: performance.now(), capturedAt: null });
     send({ type: 'poses', frames });
   }
   stats.buffered = state.buffer.length;
@@ -563,8 +571,10 @@ function onMessage(msg) {
       state.session = { id: msg.session, demo: !!state.demo, ending: false, exercise: msg.exercise };
       state.wantStart = null;
       if (!state.demo) sessionStorage.setItem(STORE_KEY, msg.session);
-      if (!resumed) resetPanels();
-      else {
+      if (!resumed) {
+        resetPanels();
+        setForm('neutral', 'Session on', 'Whole body in view, side-on to the camera works best.');
+      } else {
         if (!state.perExercise.size) restoreFromSummary(msg.summary);
         toast('Session resumed: nothing counted was lost.');
       }
@@ -597,7 +607,11 @@ function onMessage(msg) {
         recordLocal(msg.t, msg.landmarks);
       }
       stats.answered += 1;
-      state.frames += p ? p.n : 1;
+      if (typeof msg.seq === 'number') {
+        let n = 0;
+        while (state.unacked.length && state.unacked[0].seq <= msg.seq) { state.unacked.shift(); n += 1; }
+        state.frames += n;
+      } else state.frames += 1;
       for (const ev of msg.events || []) onEvent(ev);
       applyState(msg.state);
       redraw();
@@ -647,9 +661,12 @@ function sendPose(t, landmarks, capturedAt) {
   const seq = ++state.seq;
   const frame = { t, landmarks, seq };
   recordLocal(t, landmarks);
+  stats.posesMeasured += 1;
   if (state.wsOpen && state.session && !state.session.resuming && state.buffer.length === 0) {
-    state.pending.set(seq, { sentAt: performance.now(), capturedAt, n: 1 });
+    state.pending.set(seq, { sentAt: performance.now(), capturedAt });
     if (state.pending.size > 500) state.pending.delete(state.pending.keys().next().value);
+    state.unacked.push(frame);
+    if (state.unacked.length > MAX_BUFFER) state.unacked.shift();
     send({ type: 'pose', ...frame });
     stats.sent += 1;
   } else {
@@ -885,7 +902,7 @@ function startSession() {
   unlockAudio();
   closeSummary();
   stopPlayback();
-  state.buffer = []; state.pending.clear(); stats.buffered = 0;
+  state.buffer = []; state.unacked = []; state.pending.clear(); stats.buffered = 0; stats.posesMeasured = 0;
   state.wantStart = startMessage();
   if (state.wsOpen) send(state.wantStart); else connect();
   updateButtons();
@@ -922,7 +939,7 @@ async function toggleDemo() {
   sizeCanvas(state.demo.width, state.demo.height);
   el.stage.classList.add('demo');
   state.live = null;
-  state.buffer = []; state.pending.clear();
+  state.buffer = []; state.unacked = []; state.pending.clear(); stats.posesMeasured = 0;
   state.wantStart = startMessage();
   if (state.wsOpen) send(state.wantStart); else connect();
   updateButtons();
@@ -940,17 +957,9 @@ function demoStep() {
   const elapsed = performance.now() - d.t0;
   while (d.i < d.frames.length && d.frames[d.i].t - first <= elapsed) {
     const f = d.frames[d.i++];
-    const t = nextT();
     state.live = f.landmarks;
     stats.poseFrames += 1; state.poseTimes.push(performance.now());
-    const seq = ++state.seq;
-    recordLocal(t, f.landmarks);
-    if (state.wsOpen && state.session) {
-      state.pending.set(seq, { sentAt: performance.now(), capturedAt: performance.now(), n: 1 });
-      send({ type: 'pose', t, landmarks: f.landmarks, seq });
-    } else {
-      state.buffer.push({ t, landmarks: f.landmarks, seq });
-    }
+    if (state.session && !state.session.ending) sendPose(nextT(), f.landmarks, performance.now());
   }
   redraw();
   if (d.i >= d.frames.length) { stopDemo(false); return; }
