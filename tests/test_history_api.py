@@ -136,3 +136,33 @@ def test_insights_say_what_changed_in_plain_words():
     # days follow the caller's clock: 18:00 UTC is the next day at UTC+8
     assert Progress(rows, tz_offset_min=480).volume()["exercises"]["squat"][0]["period"] == \
         "2026-11-10"
+
+
+def test_a_live_web_session_is_stored_and_listed(tmp_path):
+    from repsense.app.server import Settings, create_app
+    from repsense.pose import PoseRecording
+    from tests.conftest import ROOT
+
+    sample = PoseRecording.load(ROOT / "repsense" / "samples" / "squats.npz")
+    store = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    settings = Settings()
+    history.attach(settings, store, profile="gym")
+    with TestClient(create_app(settings)) as c:
+        with c.websocket_connect("/ws") as ws:
+            ws.send_json({"type": "start", "exercise": "squat", "width": 640, "height": 480,
+                          "source": "test camera"})
+            sid = ws.receive_json()["session"]
+            for pose, t in zip(sample.landmarks, sample.timestamp_ms):
+                ws.send_json({"type": "pose", "t": int(t) + 1_000_000,
+                              "landmarks": pose.tolist()})
+                ws.receive_json()
+            ws.send_json({"type": "end"})
+            while ws.receive_json()["type"] != "ended":
+                pass
+        listed = c.get("/api/history/sessions?profile=gym").json()["sessions"]
+        one = c.get(f"/api/history/sessions/{sid}").json()
+    store.close()
+    assert [s["id"] for s in listed] == [sid]
+    assert listed[0]["status"] == "ended" and listed[0]["source"] == "test camera"
+    assert listed[0]["exercises"][0]["name"] == "squat" and listed[0]["total_reps"] >= 4
+    assert len(one["reps"]) == listed[0]["total_reps"] and len(one["sets"]) == 1

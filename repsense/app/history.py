@@ -190,4 +190,18 @@ def routes(store: Store) -> list[Route]:
     ]
 
 
-__all__ = ["routes"]
+def attach(settings: Any, store: Store, profile: str | None = None) -> None:
+    """Wire the history into the web app's ``Settings``: every live session gets a StoreSink
+    (stored under ``profile``), and the API routes are mounted."""
+    from repsense.store.sink import StoreSink
+
+    def sink_for(session: Any) -> StoreSink:
+        return StoreSink(store, session_id=session.id, profile=profile, kind="live",
+                         source=session.source, exercise=session.exercise_option,
+                         started_at=session.started_at)
+
+    settings.sink_factories.append(sink_for)
+    settings.extra_routes.extend(routes(store))
+
+
+__all__ = ["attach", "routes"]
