@@ -7,7 +7,9 @@
     .venv/bin/python bench/imu_accuracy.py --json out.json # also write every figure and per-set count
 
 Per-step accuracy and macro-F1 are over break / burpee / squat / sit_up (Break and setBreak are
-one class); rep counts are per set (see repsense/imu/scoring.py).
+one class); rep counts and exercise names are per set (see repsense/imu/scoring.py). The last
+lines time one live decision: a recording streamed sample by sample through ImuTracker with the
+shipped model (network, step decoder, counter per 10 Hz sample).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,19 +27,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from repsense.imu.cli import format_evaluation  # noqa: E402
 from repsense.imu.features import N_CLASSES, windows  # noqa: E402
+from repsense.imu.decoding import DecoderConfig, decode  # noqa: E402
 from repsense.imu.model import StepModel  # noqa: E402
 from repsense.imu.scoring import evaluate  # noqa: E402
-from repsense.imu.training import TrainConfig, fold_model_path, load_labelled, train_model  # noqa: E402
+from repsense.imu.tracker import ImuTracker  # noqa: E402
+from repsense.imu.training import (TrainConfig, decoder_config, fold_model_path, load_labelled,  # noqa: E402
+                                   train_model)
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "exermote"
 FOLDS = Path(__file__).resolve().parents[1] / "repsense" / "imu" / "folds"
 
 
 class GbmStepModel:
-    """LightGBM over summary features of the same windows, with the StepModel interface."""
+    """LightGBM over summary features of the same windows, with the StepModel interface (and the
+    same step decoder, durations from its training labels)."""
 
-    def __init__(self, booster, length: int, lookahead: int) -> None:
-        self.booster, self.length, self.lookahead = booster, length, lookahead
+    def __init__(self, booster: Any, length: int, lookahead: int, decoder: DecoderConfig) -> None:
+        self.booster, self.length, self.lookahead, self._decoder = booster, length, lookahead, decoder
+
+    def decoder(self) -> DecoderConfig:
+        return self._decoder
+
+    def labels(self, probs: np.ndarray) -> np.ndarray:
+        return decode(probs, self._decoder)
 
     @staticmethod
     def features(win: np.ndarray, lookahead: int) -> np.ndarray:
@@ -65,7 +78,7 @@ def train_gbm(data, cfg: TrainConfig) -> GbmStepModel:
                                  n_jobs=1, verbose=-1)
     booster.fit(X, y)
     assert booster.n_classes_ == N_CLASSES
-    return GbmStepModel(booster, cfg.length, cfg.lookahead)
+    return GbmStepModel(booster, cfg.length, cfg.lookahead, decoder_config(data))
 
 
 def main() -> int:
@@ -112,9 +125,27 @@ def main() -> int:
         print(f"  off by {s.error:+d}: {Path(s.path).name} {s.exercise} at {s.start_ms} ms "
               f"({s.true_reps} true, {s.counted_reps} counted)")
     print(f"({time.time() - t0:.0f} s)", file=sys.stderr)
+    latency = live_decision_ms(data[0].recording)
+    print(f"one live decision (shipped model, {latency['samples']} samples of {Path(data[0].path).name} one by "
+          f"one): median {latency['median_ms']:.2f} ms, p90 {latency['p90_ms']:.2f} ms, p99 "
+          f"{latency['p99_ms']:.2f} ms; labels final {latency['label_latency_ms'] / 1000:.1f} s after the step")
     if args.json:
-        Path(args.json).write_text(json.dumps(ev.to_dict(), indent=2))
+        Path(args.json).write_text(json.dumps({**ev.to_dict(), "live_decision": latency}, indent=2))
     return 0
+
+
+def live_decision_ms(rec: Any, model: StepModel | None = None) -> dict[str, float]:
+    """Wall time of ``ImuTracker.update`` per sample over a whole recording (the first 100
+    samples, before the first decision, left out)."""
+    tracker = ImuTracker(model)
+    times = []
+    for row, t in zip(rec.samples, rec.timestamp_ms):
+        t0 = time.perf_counter()
+        tracker.update(row, int(t))
+        times.append(time.perf_counter() - t0)
+    ms = 1000 * np.array(times[100:])
+    return {"samples": float(len(ms)), "median_ms": float(np.median(ms)), "p90_ms": float(np.percentile(ms, 90)),
+            "p99_ms": float(np.percentile(ms, 99)), "label_latency_ms": float(tracker.latency_ms)}
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Table tests for the IMU rep counter: step-class sequences -> expected events."""
+"""Table tests for the IMU rep counter: decoded step-class sequences -> expected events."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from repsense.engine.events import ExerciseDetected, RepCompleted, SetCompleted
-from repsense.imu.counter import CounterConfig, RepCounter
+from repsense.imu.counter import RepCounter, count_labels
 from repsense.imu.features import CLASSES
 
 B, SQ1, SQ2, SU1, SU2, BU1, BU2 = (CLASSES.index(c) for c in (
@@ -27,19 +27,14 @@ def reps(first: int, second: int, n: int, pause: int = 8, a: int = 12, b: int = 
     return out
 
 
-def run(classes: list[int], confidence: float = 0.9, cfg: CounterConfig | None = None) -> list:
-    """Each step gives its class ``confidence`` and the rest to break (break steps: 0.9 break)."""
-    counter = RepCounter(cfg)
-    events = []
-    for i, c in enumerate(classes):
-        p = np.zeros(len(CLASSES))
-        if c == B:
-            p[:] = 0.1 / (len(CLASSES) - 1)
-            p[B] = 0.9
-        else:
-            p[c], p[B] = confidence, 1 - confidence
-        events += counter.update(p, i * 100)
-    return events + counter.flush(len(classes) * 100)
+def one_hot(classes: list[int], p: float = 0.9) -> np.ndarray:
+    out = np.full((len(classes), len(CLASSES)), (1 - p) / (len(CLASSES) - 1))
+    out[np.arange(len(classes)), classes] = p
+    return out
+
+
+def run(classes: list[int]) -> list:
+    return count_labels(np.array(classes), one_hot(classes), 100 * np.arange(len(classes)))
 
 
 @pytest.mark.parametrize("classes, expected", [
@@ -47,13 +42,16 @@ def run(classes: list[int], confidence: float = 0.9, cfg: CounterConfig | None =
     (steps((B, 20), *reps(SQ1, SQ2, 5), (B, 20)), [("squat", 5)]),
     (steps((B, 20), *reps(SU1, SU2, 3, pause=0), (B, 20)), [("sit_up", 3)]),  # no pause between reps
     (steps((B, 20), *reps(BU1, BU2, 4), (B, 300), *reps(SQ1, SQ2, 6)), [("burpee", 4), ("squat", 6)]),
-    # two sets of the same exercise, 20 s apart, are two sets
+    # a change of exercise without a pause closes the set
+    (steps(*reps(SQ1, SQ2, 2, pause=0), *reps(SU1, SU2, 2)), [("squat", 2), ("sit_up", 2)]),
+    # two sets of the same exercise, 20 s apart, are two sets; 7 s apart, one
     (steps(*reps(SQ1, SQ2, 3), (B, 200), *reps(SQ1, SQ2, 2)), [("squat", 3), ("squat", 2)]),
-    # one-step flickers into a first half are not reps (hysteresis + minimum duration)
-    (steps((B, 10), (SQ1, 1), (B, 10), (SQ1, 2), (B, 10)), []),
-    # a first half without a second half is not a rep
+    (steps(*reps(SQ1, SQ2, 3), (B, 62), *reps(SQ1, SQ2, 2)), [("squat", 5)]),
+    # a first half without its second half is not a rep, nor a second half without a first
     (steps((B, 10), (SQ1, 15), (B, 30)), []),
-    # the last rep is completed at the end of the stream
+    (steps((B, 10), (SQ2, 15), (B, 30)), []),
+    (steps((B, 10), (SQ1, 12), (SU2, 12), (B, 30)), []),
+    # a stream that ends inside a rep's second half completes that rep
     (steps((B, 10), *reps(SQ1, SQ2, 2), (SQ1, 10), (SQ2, 10)), [("squat", 3)]),
 ])
 def test_sets_from_step_classes(classes: list[int], expected: list[tuple[str, int]]) -> None:
@@ -78,21 +76,33 @@ def test_rep_timing_and_phases() -> None:
     assert rep.concentric_s == pytest.approx(1.4)  # a sit-up curls up first
 
 
-@pytest.mark.parametrize("p_first, expected", [(0.35, 0), (0.45, 3)])
-def test_first_half_must_reach_enter_prob(p_first: float, expected: int) -> None:
-    """enter_prob 0.4: a first half at 0.35 is never entered, 0.45 is (second halves are clear)."""
-    counter = RepCounter(CounterConfig(enter_prob=0.4, exit_prob=0.25))
-    events = []
-    for i, c in enumerate(steps(*reps(SQ1, SQ2, 3))):
-        p = np.zeros(len(CLASSES))
-        p[c] = p_first if c == SQ1 else 0.9
-        p[B] += 1 - p.sum()
-        events += counter.update(p, i * 100)
-    events += counter.flush(10**6)
-    assert len([e for e in events if isinstance(e, RepCompleted)]) == expected
+def test_a_rep_is_reported_on_the_step_after_it() -> None:
+    counter = RepCounter()
+    classes = steps((B, 3), (SQ1, 5), (SQ2, 5), (B, 3))
+    when = [i for i, c in enumerate(classes)
+            if any(isinstance(e, RepCompleted) for e in counter.update(c, one_hot([c])[0], 100 * i))]
+    assert when == [13]
+
+
+def test_confidence_is_the_exercise_share_of_the_probability() -> None:
+    classes = steps((B, 5), (SQ1, 10), (SQ2, 10), (B, 5))
+    probs = np.zeros((len(classes), len(CLASSES)))
+    probs[:, B] = 0.2
+    probs[:, SQ1] = probs[:, SQ2] = 0.3
+    probs[:, SU1] = 0.2                  # squat 0.6 against sit-up 0.2 on every rep step
+    events = count_labels(np.array(classes), probs, 100 * np.arange(len(classes)))
+    (det,) = [e for e in events if isinstance(e, ExerciseDetected)]
+    assert det.exercise == "squat" and det.confidence == pytest.approx(0.75)
 
 
 def test_counts_number_reps_within_a_set() -> None:
     events = run(steps(*reps(SQ1, SQ2, 3), (B, 200), *reps(SU1, SU2, 2)))
     counts = [(e.exercise, e.count) for e in events if isinstance(e, RepCompleted)]
     assert counts == [("squat", 1), ("squat", 2), ("squat", 3), ("sit_up", 1), ("sit_up", 2)]
+
+
+def test_bad_input_is_refused() -> None:
+    with pytest.raises(ValueError, match="step class"):
+        RepCounter().update(7, np.zeros(len(CLASSES)), 0)
+    with pytest.raises(ValueError, match="must match"):
+        count_labels(np.zeros(3, int), np.zeros((2, len(CLASSES))), np.arange(3))

@@ -148,17 +148,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def format_evaluation(ev: Any, title: str) -> str:
     c = ev.counts
-    lines = [f"{title}: step accuracy {ev.step_accuracy:.4f}, macro-F1 {ev.step_macro_f1:.4f}, "
-             f"7-class (exercise x rep half) accuracy {ev.phase_accuracy:.4f}",
-             *([f"  step accuracy with rep edges allowed 1 / 2 steps (100 / 200 ms) early or late: "
-                f"{ev.tolerant_step_accuracy[1]:.4f} / {ev.tolerant_step_accuracy[2]:.4f}"]
-               if ev.tolerant_step_accuracy else []),
-             f"  rep counts over {int(c['sets'])} sets: off by <=1 in {100 * c['within_one']:.1f}%, "
-             f"exact in {100 * c['exact']:.1f}%, MAE {c['mae']:.2f} reps, normalised MAE {c['nmae']:.3f}",
-             "  group          step_acc  macro_f1  sets  within_1  exact   nMAE"]
+    lines = [f"{title}:",
+             f"  sets: exercise named right in {100 * c['exercise_right']:.1f}% of {int(c['sets'])}, count off by "
+             f"<=1 in {100 * c['within_one']:.1f}%, exact in {100 * c['exact']:.1f}%, MAE {c['mae']:.2f} reps, "
+             f"normalised MAE {c['nmae']:.3f}",
+             f"  steps: accuracy {ev.step_accuracy:.4f} exact"
+             + (f", {ev.tolerant_step_accuracy[1]:.4f} / {ev.tolerant_step_accuracy[2]:.4f} with rep edges "
+                f"allowed 1 / 2 steps (100 / 200 ms) early or late" if ev.tolerant_step_accuracy else ""),
+             f"  steps: macro-F1 {ev.step_macro_f1:.4f}, 7-class (exercise x rep half) accuracy "
+             f"{ev.phase_accuracy:.4f}, most probable class without the decoder {ev.undecoded_step_accuracy:.4f}",
+             "  group          step_acc  step_acc_1  macro_f1  sets  exercise  within_1  exact   nMAE"]
     for g, m in ev.per_group.items():
-        lines.append(f"  {g:14s} {m['step_accuracy']:8.4f} {m['step_macro_f1']:9.4f} {int(m['sets']):5d} "
-                     f"{m['within_one']:9.3f} {m['exact']:6.3f} {m['nmae']:6.3f}")
+        lines.append(f"  {g:14s} {m['step_accuracy']:8.4f} {m['step_accuracy_1']:11.4f} {m['step_macro_f1']:9.4f} "
+                     f"{int(m['sets']):5d} {m['exercise_right']:9.3f} {m['within_one']:9.3f} {m['exact']:6.3f} "
+                     f"{m['nmae']:6.3f}")
     from repsense.imu.scoring import STEP_CLASSES
 
     lines.append("  steps: true \\ predicted  " + "".join(f"{c:>9s}" for c in STEP_CLASSES))
