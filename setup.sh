@@ -57,8 +57,10 @@ fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 echo "setup.sh: installing repsense and its Python packages into .venv/" >&2
+extras="test"
+[ "$WITH_TEST" = 1 ] && extras="test,cluster"   # the tests run the Ray path on a local instance
 if ! { .venv/bin/python -m pip install --quiet --upgrade pip &&
-       .venv/bin/python -m pip install --quiet -e '.[test]'; } >"$log" 2>&1; then
+       .venv/bin/python -m pip install --quiet -e ".[$extras]"; } >"$log" 2>&1; then
     cat "$log" >&2
     echo "setup.sh: installing the Python packages failed (pip's output above)" >&2
     exit 1

@@ -111,8 +111,9 @@ def run_ray(fn: Callable[[pathlib.Path], R], paths: Sequence[pathlib.Path],
             where = address or "a local instance"
             raise RepsenseError(f"cannot reach the Ray cluster at {where}: {exc}") from None
     try:
-        task = ray.remote(num_cpus=1, max_retries=retries)(fn)
-        refs = {task.remote(p): i for i, p in enumerate(paths)}
+        task = ray.remote(num_cpus=1, max_retries=retries)(_call)
+        fn_ref = ray.put(fn)
+        refs = {task.remote(fn_ref, p): i for i, p in enumerate(paths)}
         results: dict[int, R] = {}
         pending = list(refs)
         while pending:
@@ -126,6 +127,11 @@ def run_ray(fn: Callable[[pathlib.Path], R], paths: Sequence[pathlib.Path],
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _call(fn: Callable[[pathlib.Path], R], path: pathlib.Path) -> R:
+    """A Ray task: Ray wants a plain function, ``fn`` may be a partial."""
+    return fn(path)
 
 
 # --- one long video on several workers ---------------------------------------------------------

@@ -15,10 +15,6 @@ from repsense.errors import RepsenseError
 from repsense.sinks.jsonio import write_json
 
 
-# Frames darker than this (mean 0-255) are too dark for the pose model to find a person.
-DARK_BRIGHTNESS = 40.0
-
-
 def _err(msg: str) -> None:
     print(f"repsense: {msg}", file=sys.stderr)
 
@@ -50,21 +46,12 @@ def _exercise_name(text: str) -> str:
         f"unknown exercise {text!r}; choose auto, generic or one of: {', '.join(sorted(catalog()))}")
 
 
-def _output_for(option: str | None, path: pathlib.Path, n: int, suffix: str) -> pathlib.Path | None:
-    """With several inputs an output option names a folder-less pattern: OUT.stem-<input>.suffix."""
-    if option is None:
-        return None
-    out = pathlib.Path(option)
-    if n == 1:
-        return out
-    return out.with_name(f"{out.stem}-{path.stem}{out.suffix or suffix}")
-
-
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from repsense.session import analyze_recording
+    from repsense.analyze import AnalyzeOptions, InputResult, analyze_input
+    from repsense.batch import default_workers, expand_inputs, report_name
+    from repsense.sinks.jsonio import dumps
+    from repsense.sinks.report import to_json_doc
     from repsense.store.cli import analyze_options
-    from repsense.sources import RECORDING_SUFFIXES, load_input
-    from repsense.sinks.report import InputReport, format_text, to_json_doc
 
     if args.start is not None and args.end is not None and args.end <= args.start:
         _err(f"--end ({args.end}) must be after --start ({args.start})")
@@ -76,7 +63,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             _err(f"--annotate {args.annotate}: the name must end in one of {', '.join(FORMATS)} "
                  "(.mp4: H.264, .webm: VP9; both play in browsers)")
             return 2
-    paths = [pathlib.Path(p) for p in args.paths]
+    if args.workers is not None and args.workers < 1:
+        _err("--workers must be 1 or more")
+        return 2
+    if args.resume and not args.json_dir:
+        _err("--resume needs --json-dir (the reports it skips are read from there)")
+        return 2
+    paths = expand_inputs(args.paths, args.recursive)
     human: TextIO = sys.stderr if args.json == "-" else sys.stdout
     if args.speak or args.speak_wav:
         from repsense.sinks.speech import espeak
@@ -89,87 +82,112 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             _err("--speak: no audio device found (no sound card, PulseAudio or PipeWire), so "
                  "nothing could be heard; use --speak-wav OUT.wav to write the voice to a file")
             return 1
-    reports: list[InputReport] = []
-    failed = 0
-    bar = _progress(len(paths))
-    for path in paths:
-        is_recording = path.suffix.lower() in RECORDING_SUFFIXES
-        try:
-            if args.annotate and is_recording:
-                raise RepsenseError(f"{path}: --annotate needs a video, not a pose recording")
-            frame_bar = _frame_progress(path) if not is_recording else None
-            try:
-                rec = load_input(path, start_s=args.start, end_s=args.end, model=args.model,
-                                 progress=frame_bar.update_to if frame_bar else None)
-            finally:
-                if frame_bar is not None:
-                    frame_bar.close()
-            analysis = analyze_recording(rec, args.exercise, **analyze_options(args, str(path)))
-            if analysis.report.person_frames == 0:
-                dark = rec.unseen_brightness
-                if dark is not None and dark < DARK_BRIGHTNESS:
-                    raise RepsenseError(
-                        f"{path}: nobody was found in {analysis.report.frames} frames, and the "
-                        f"video is very dark (mean brightness {dark:.0f}/255): light the room "
-                        "or turn up the camera's exposure")
-                raise RepsenseError(
-                    f"{path}: nobody was found in {analysis.report.frames} frames; the whole body "
-                    "should be in view, lit, and not too small")
-            reports.append(analysis.report)
-            out = _output_for(args.save_pose, path, len(paths), ".npz")
-            if out is not None:
-                rec.save(out)
-            out = _output_for(args.annotate, path, len(paths), ".mp4")
-            if out is not None:
-                from repsense.sinks.annotate import write_annotated
-                from repsense.sources.video import DEFAULT_POSE_FPS
+    workers = args.workers or default_workers()
+    json_dir = pathlib.Path(args.json_dir) if args.json_dir else None
+    if json_dir is not None:
+        json_dir.mkdir(parents=True, exist_ok=True)
+    names = [report_name(p, paths) for p in paths]
+    done: dict[int, dict] = {}
+    if args.resume and json_dir is not None:
+        done = _reports_done(json_dir, names)
+        if done:
+            print(f"resuming: {len(done)} of {len(paths)} inputs already have a report in "
+                  f"{json_dir}", file=sys.stderr)
+    todo = [i for i in range(len(paths)) if i not in done]
+    opts = AnalyzeOptions(
+        exercise=args.exercise, start=args.start, end=args.end, model=args.model,
+        annotate=args.annotate, annotate_fps=args.annotate_fps, plot=args.plot,
+        save_pose=args.save_pose, speak_wav=args.speak_wav,
+        set_rest_s=getattr(args, "set_rest", None), n_inputs=len(paths),
+        pose_workers=workers if len(todo) == 1 and not args.ray else 1)
+    results: dict[int, InputResult] = {}
+    shown = 0
+    bar = _progress(len(todo)) if len(todo) > 1 else None
 
-                write_annotated(path, analysis, out, args.start, args.end, DEFAULT_POSE_FPS,
-                                fps=args.annotate_fps)
-                print(f"annotated video: {out}", file=sys.stderr)
-            out = _output_for(args.speak_wav, path, len(paths), ".wav")
-            if out is not None:
-                from repsense.sinks.speech import render_track
+    def show_ready() -> None:
+        """Print reports in input order as soon as every earlier one is in."""
+        nonlocal shown
+        while shown < len(paths) and (shown in results or shown in done):
+            if shown in results:
+                result = results[shown]
+                if bar is not None:
+                    bar.clear()
+                for note in result.notes:
+                    print(note, file=sys.stderr)
+                if result.ok:
+                    print(result.text, file=human)
+                    for sink in analyze_options(args, result.path).get("sinks", []):
+                        sink.emit(result.events)
+                        sink.close()
+                    if args.speak:
+                        _speak_paced(result.events, args.start or 0.0)
+                else:
+                    _err(str(result.report.error))
+            shown += 1
 
-                rec = analysis.recording
-                t = rec.timestamp_ms
-                start = args.start or 0.0
-                # as long as the analysed span: to its last frame, and that frame's own time
-                frame_s = 1.0 / (rec.source_fps or rec.fps or 30.0)
-                render_track(analysis.events, out,
-                             (t[-1] / 1000.0 + frame_s - start) if len(t) else 0.0, start)
-                print(f"speech track: {out}", file=sys.stderr)
-            out = _output_for(args.plot, path, len(paths), ".png")
-            if out is not None:
-                from repsense.sinks.plot import write_plot
-
-                write_plot(analysis, out)
-                print(f"plot: {out}", file=sys.stderr)
-            if bar is not None:
-                bar.clear()
-            print(format_text(analysis.report), file=human)
-            if args.speak:
-                _speak_paced(analysis.events, args.start or 0.0)
-        except (BrokenPipeError, KeyboardInterrupt):
-            raise
-        except Exception as exc:  # noqa: BLE001 - one bad input must not lose the others
-            if not isinstance(exc, RepsenseError) and os.environ.get("REPSENSE_DEBUG"):
-                raise
-            failed += 1
-            message = str(exc) if isinstance(exc, RepsenseError) else \
-                f"{path}: unexpected error ({type(exc).__name__}: {exc}); set REPSENSE_DEBUG=1 " \
-                "for details and please report it"
-            reports.append(InputReport(str(path), 0.0, 0, 0, [], error=message))
-            if bar is not None:
-                bar.clear()
-            _err(message)
+    def on_result(k: int, result: InputResult) -> None:
+        i = todo[k]
+        results[i] = result
+        if json_dir is not None and result.ok:
+            (json_dir / names[i]).write_text(dumps(to_json_doc([result.report]), indent=2) + "\n",
+                                            encoding="utf-8")
         if bar is not None:
             bar.update(1)
-    if bar is not None:
-        bar.close()
+        show_ready()
+
+    import functools
+
+    todo_paths = [paths[i] for i in todo]
+    show_ready()
+    try:
+        if args.ray is not None:
+            from repsense.batch import run_ray
+
+            run_ray(functools.partial(analyze_input, opts), todo_paths, args.ray or None,
+                    on_result=on_result)
+        elif workers > 1 and len(todo) > 1:
+            from repsense.batch import run_local
+
+            run_local(functools.partial(analyze_input, opts), todo_paths, workers,
+                      on_result=on_result)
+        else:
+            for k, path in enumerate(todo_paths):
+                frame_bar = _frame_progress(path) if opts.pose_workers == 1 and \
+                    path.suffix.lower() != ".npz" else None
+                try:
+                    result = analyze_input(opts, path, frame_bar.update_to if frame_bar else None)
+                finally:
+                    if frame_bar is not None:
+                        frame_bar.close()
+                on_result(k, result)
+    finally:
+        if bar is not None:
+            bar.close()
+    failed = sum(not r.ok for r in results.values())
     if args.json:
-        write_json(to_json_doc(reports), args.json)
+        order = sorted(results)
+        doc = to_json_doc([results[i].report for i in order])
+        by_index = dict(zip(order, doc["inputs"]))
+        by_index.update({i: d for i, d in done.items()})
+        write_json({**doc, "inputs": [by_index[i] for i in range(len(paths))]}, args.json)
     return 1 if failed else 0
+
+
+def _reports_done(json_dir: pathlib.Path, names: list[str]) -> dict[int, dict]:
+    """The reports a run before this one finished: valid JSON with a report and no error."""
+    import json
+
+    done: dict[int, dict] = {}
+    for i, name in enumerate(names):
+        path = json_dir / name
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            report = doc["inputs"][0]
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            continue
+        if isinstance(report, dict) and not report.get("error"):
+            done[i] = report
+    return done
 
 
 def _speak_paced(events: list, start_s: float) -> None:
@@ -257,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="count and time the reps in videos or pose recordings",
                        description="Count and time the repetitions in videos or pose recordings "
                                    "(.npz with landmarks (T,33,4) and timestamp_ms (T,)).")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="video file or pose recording (.npz)")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="video file, pose recording (.npz), or a folder of them")
     p.add_argument("--exercise", default="auto", type=_exercise_name, metavar="NAME",
                    help=_exercise_help())
     p.add_argument("--start", type=_seconds, metavar="SECONDS",
@@ -284,6 +303,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speak-wav", metavar="OUT.wav",
                    help="write the spoken counts and cues as a WAV track aligned with the input "
                         "(as long as the analysed span)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="processes to use (default: the machine's cores): several inputs in "
+                        "parallel, or one long video in chunks")
+    p.add_argument("--recursive", action="store_true",
+                   help="a folder PATH includes the videos and recordings of its sub-folders")
+    p.add_argument("--json-dir", metavar="DIR",
+                   help="write one JSON report per input into DIR as each finishes")
+    p.add_argument("--resume", action="store_true",
+                   help="skip the inputs that already have a report in --json-dir")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="run the inputs as Ray tasks on the cluster at ADDRESS (without it, a "
+                        "local Ray instance); needs pip install 'repsense[cluster]'")
     _verbose_option(p)
     p.set_defaults(func=cmd_analyze)
 

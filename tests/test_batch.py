@@ -82,3 +82,72 @@ def test_a_video_in_chunks_counts_like_one_pass(clip, exercise):
     assert np.all(np.diff(two.timestamp_ms) > 0)
     assert analyze_recording(two, exercise).report.total_reps == \
         analyze_recording(one, exercise).report.total_reps
+
+
+def _json(path: pathlib.Path) -> dict:
+    import json
+
+    return json.loads(path.read_text())
+
+
+def _recordings(tmp_path: pathlib.Path) -> pathlib.Path:
+    """A folder of inputs: real recordings of the dev data's poses, the sample, and a bad one."""
+    import shutil
+
+    from conftest import ROOT
+
+    folder = tmp_path / "inputs"
+    (folder / "more").mkdir(parents=True)
+    shutil.copy(ROOT / "repsense" / "samples" / "squats.npz", folder / "a_squats.npz")
+    shutil.copy(ROOT / "repsense" / "samples" / "squats.npz", folder / "more" / "squats.npz")
+    (folder / "b_broken.npz").write_bytes(b"not a zip")
+    return folder
+
+
+def test_workers_give_the_serial_report_byte_for_byte(tmp_path):
+    from repsense.cli import main
+
+    folder = _recordings(tmp_path)
+    assert main(["analyze", str(folder), "--exercise", "squat", "--recursive", "--workers", "1", "--json",
+                 str(tmp_path / "one.json")]) == 1          # the broken input
+    assert main(["analyze", str(folder), "--exercise", "squat", "--recursive", "--workers", "2", "--json",
+                 str(tmp_path / "two.json")]) == 1
+    one = (tmp_path / "one.json").read_bytes()
+    assert one == (tmp_path / "two.json").read_bytes()
+    inputs = _json(tmp_path / "one.json")["inputs"]
+    assert [pathlib.Path(i["path"]).name for i in inputs] == ["a_squats.npz", "b_broken.npz",
+                                                             "squats.npz"]
+    assert [i["total_reps"] for i in inputs] == [5, 0, 5]
+    assert inputs[1]["error"] and not inputs[0]["error"]
+
+
+def test_json_dir_keeps_each_report_and_resume_skips_them(tmp_path, capsys):
+    from repsense.cli import main
+
+    folder = _recordings(tmp_path)
+    out = tmp_path / "reports"
+    assert main(["analyze", str(folder), "--exercise", "squat", "--recursive", "--json-dir", str(out),
+                 "--workers", "2"]) == 1
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["a_squats.json", "squats.json"]       # the broken one is retried next time
+    capsys.readouterr()
+    (out / "squats.json").unlink()                            # as if the run stopped before it
+    assert main(["analyze", str(folder), "--exercise", "squat", "--recursive", "--json-dir", str(out), "--resume",
+                 "--json", str(tmp_path / "all.json")]) == 1
+    err = capsys.readouterr().err
+    assert "resuming: 1 of 3" in err
+    inputs = _json(tmp_path / "all.json")["inputs"]
+    assert [i["total_reps"] for i in inputs] == [5, 0, 5]
+    assert main(["analyze", str(folder), "--exercise", "squat", "--resume"]) == 2    # --resume needs --json-dir
+
+
+def test_ray_on_a_local_instance_gives_the_local_reports(tmp_path):
+    pytest.importorskip("ray", reason="Ray is the optional extra repsense[cluster]")
+    from repsense.cli import main
+
+    folder = _recordings(tmp_path)
+    assert main(["analyze", str(folder), "--exercise", "squat", "--recursive", "--workers", "1", "--json",
+                 str(tmp_path / "local.json")]) == 1
+    assert main(["analyze", str(folder), "--exercise", "squat", "--recursive", "--ray", "--json",
+                 str(tmp_path / "ray.json")]) == 1
+    assert (tmp_path / "local.json").read_bytes() == (tmp_path / "ray.json").read_bytes()

@@ -1,0 +1,138 @@
+"""``repsense analyze`` for one input: the function a serial loop, a process pool and Ray all run.
+
+It takes a path and the run's options and returns an InputResult (report, text, the messages for
+stderr, the events); a bad input gives a result with the error, never an exception, so every way
+of running gives the same results.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from repsense.engine.events import Event
+from repsense.errors import RepsenseError
+from repsense.sinks.report import InputReport
+
+# Frames darker than this (mean 0-255) are too dark for the pose model to find a person.
+DARK_BRIGHTNESS = 40.0
+
+
+@dataclass(frozen=True)
+class AnalyzeOptions:
+    exercise: str = "auto"
+    start: float | None = None
+    end: float | None = None
+    model: str = "full"
+    annotate: str | None = None
+    annotate_fps: str = "pose"
+    plot: str | None = None
+    save_pose: str | None = None
+    speak_wav: str | None = None
+    set_rest_s: float | None = None
+    n_inputs: int = 1          # output options name one file, or a pattern for several inputs
+    pose_workers: int = 1      # processes estimating the poses of one video (chunks)
+
+
+@dataclass
+class InputResult:
+    path: str
+    report: InputReport
+    text: str = ""
+    notes: list[str] = field(default_factory=list)     # "annotated video: ..." lines
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.report.error is None
+
+
+def output_for(option: str | None, path: pathlib.Path, n: int, suffix: str) -> pathlib.Path | None:
+    """With several inputs an output option names a folder-less pattern: OUT.stem-<input>.suffix."""
+    if option is None:
+        return None
+    out = pathlib.Path(option)
+    if n == 1:
+        return out
+    return out.with_name(f"{out.stem}-{path.stem}{out.suffix or suffix}")
+
+
+def analyze_input(opts: AnalyzeOptions, path: pathlib.Path,
+                  progress: Callable[[int], None] | None = None) -> InputResult:
+    """Analyse one video or pose recording with every output the options ask for."""
+    from repsense.session import analyze_recording
+    from repsense.sinks.report import format_text
+    from repsense.sources import RECORDING_SUFFIXES, load_input
+
+    path = pathlib.Path(path)
+    notes: list[str] = []
+    try:
+        is_recording = path.suffix.lower() in RECORDING_SUFFIXES
+        if opts.annotate and is_recording:
+            raise RepsenseError(f"{path}: --annotate needs a video, not a pose recording")
+        if opts.pose_workers > 1 and not is_recording:
+            from repsense.batch import extract_pose_parallel
+
+            rec = extract_pose_parallel(path, opts.pose_workers, model=opts.model,
+                                        start_s=opts.start, end_s=opts.end)
+        else:
+            rec = load_input(path, start_s=opts.start, end_s=opts.end, model=opts.model,
+                             progress=progress)
+        extra = {} if opts.set_rest_s is None else {"set_rest_s": opts.set_rest_s}
+        analysis = analyze_recording(rec, opts.exercise, **extra)
+        if analysis.report.person_frames == 0:
+            dark = rec.unseen_brightness
+            if dark is not None and dark < DARK_BRIGHTNESS:
+                raise RepsenseError(
+                    f"{path}: nobody was found in {analysis.report.frames} frames, and the "
+                    f"video is very dark (mean brightness {dark:.0f}/255): light the room "
+                    "or turn up the camera's exposure")
+            raise RepsenseError(
+                f"{path}: nobody was found in {analysis.report.frames} frames; the whole body "
+                "should be in view, lit, and not too small")
+        n = opts.n_inputs
+        out = output_for(opts.save_pose, path, n, ".npz")
+        if out is not None:
+            rec.save(out)
+        out = output_for(opts.annotate, path, n, ".mp4")
+        if out is not None:
+            from repsense.sinks.annotate import write_annotated
+            from repsense.sources.video import DEFAULT_POSE_FPS
+
+            write_annotated(path, analysis, out, opts.start, opts.end, DEFAULT_POSE_FPS,
+                            fps=opts.annotate_fps)
+            notes.append(f"annotated video: {out}")
+        out = output_for(opts.speak_wav, path, n, ".wav")
+        if out is not None:
+            from repsense.sinks.speech import render_track
+
+            t = rec.timestamp_ms
+            start = opts.start or 0.0
+            # as long as the analysed span: to its last frame, and that frame's own time
+            frame_s = 1.0 / (rec.source_fps or rec.fps or 30.0)
+            render_track(analysis.events, out,
+                         (t[-1] / 1000.0 + frame_s - start) if len(t) else 0.0, start)
+            notes.append(f"speech track: {out}")
+        out = output_for(opts.plot, path, n, ".png")
+        if out is not None:
+            from repsense.sinks.plot import write_plot
+
+            write_plot(analysis, out)
+            notes.append(f"plot: {out}")
+        return InputResult(str(path), analysis.report, format_text(analysis.report), notes,
+                           analysis.events)
+    except (BrokenPipeError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - one bad input must not lose the others
+        if not isinstance(exc, RepsenseError) and os.environ.get("REPSENSE_DEBUG"):
+            raise
+        message = str(exc) if isinstance(exc, RepsenseError) else \
+            f"{path}: unexpected error ({type(exc).__name__}: {exc}); set REPSENSE_DEBUG=1 " \
+            "for details and please report it"
+        return InputResult(str(path), InputReport(str(path), 0.0, 0, 0, [], error=message),
+                           notes=notes)
+
+
+__all__ = ["AnalyzeOptions", "InputResult", "analyze_input", "output_for"]
