@@ -80,7 +80,7 @@ def test_analyze_writes_a_speech_track(tmp_path, capsys):
     from repsense.cli import main
 
     out = tmp_path / "squats.wav"
-    assert main(["analyze", str(ROOT / "samples" / "squats.npz"), "--exercise", "squat",
+    assert main(["analyze", str(ROOT / "repsense" / "samples" / "squats.npz"), "--exercise", "squat",
                  "--speak-wav", str(out)]) == 0
     audio = _read(out)
     assert len(audio) > SAMPLE_RATE and float(np.abs(audio).max()) > 0.05

@@ -15,7 +15,7 @@ from repsense.pose import Landmark as L
 from repsense.pose import PoseRecording, missing_pose
 from repsense.engine.tracker import PeopleTracker, Tracker
 
-SAMPLE = PoseRecording.load(pathlib.Path(__file__).resolve().parents[1] / "samples" / "squats.npz")
+SAMPLE = PoseRecording.load(pathlib.Path(__file__).resolve().parents[1] / "repsense" / "samples" / "squats.npz")
 
 
 def drive(tracker: Tracker, landmarks: np.ndarray, stamps: np.ndarray) -> list:
