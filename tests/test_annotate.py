@@ -239,3 +239,14 @@ def test_annotate_refuses_an_unplayable_suffix_before_the_work(capsys):
     assert main(["analyze", str(_sample()), "--annotate", "out.avi"]) == 2
     err = capsys.readouterr().err
     assert ".mp4" in err and ".webm" in err
+
+
+def test_auto_mode_overlay_names_no_engine_words():
+    from repsense.pose import PoseRecording
+    from repsense.session import analyze_recording
+
+    states = overlays(analyze_recording(PoseRecording.load(_sample()), "auto"))
+    names = {s.exercise for s in states}
+    phases = {s.phase for s in states}
+    assert not names & {"generic", "Generic", "idle", "unknown"}
+    assert not phases & {"away", "return", "rest", "idle"}

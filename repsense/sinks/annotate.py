@@ -347,8 +347,9 @@ def overlays(analysis: Analysis) -> list[Overlay]:
             exercise = current
         person = not is_missing(rec.landmarks[i])
         spec = specs.get(exercise)
-        name = spec.display if spec is not None else \
-            ("" if exercise in ("", "idle", "unknown") else exercise.replace("_", " ").capitalize())
+        name = spec.display if spec is not None else "" if exercise in ("", "idle") else \
+            "Repetitions" if exercise in ("generic", "unknown") else \
+            exercise.replace("_", " ").capitalize()
         codes = set(sample.faults if sample is not None else ()) | rep_faults.get(i, set())
         cue_text, alpha, severity = "", 0.0, "warning"
         if cue is not None:
