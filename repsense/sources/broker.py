@@ -12,6 +12,7 @@ messages are dropped and logged once per minute per kind.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -28,6 +29,10 @@ log = logging.getLogger(__name__)
 # A node's server-run session ends after this long without a pose frame.
 IDLE_SESSION_S = 60.0
 MAX_NODES = 1000
+# Messages received and not yet handled. The MQTT thread only queues them, so the broker never sees
+# a slow subscriber (Mosquitto drops QoS 1 messages beyond 1,000 queued for one); beyond this many
+# (a minute of 20 nodes at 30 Hz) the server cannot keep up and drops, and says so.
+MAX_BACKLOG = 36_000
 
 
 @dataclass
@@ -88,20 +93,46 @@ class BrokerHub:
         self.events = 0
         self._seen = Deduper()
         self._lock = threading.Lock()
+        self._backlog: queue.Queue[tuple[str, bytes] | None] = queue.Queue(MAX_BACKLOG)
+        self._worker = threading.Thread(target=self._work, name="broker-hub", daemon=True)
         p = self.topics.prefix
         self.link = MqttLink(address, self.client_id, outbox=outbox or Outbox(None),
                              subscriptions=[(f"{p}/+/status", 1), (f"{p}/+/events/#", 1), (f"{p}/+/pose", 1)],
-                             on_message=self.handle, say=self.say)
+                             on_message=self.receive, say=self.say)
 
     def start(self) -> "BrokerHub":
+        self._worker.start()
         self.link.start()
         return self
 
     def close(self, timeout: float = 5.0) -> None:
+        """Handle what was received (up to ``timeout``), end the server-run sessions, disconnect."""
+        if self._worker.is_alive():
+            self._backlog.put(None)
+            self._worker.join(timeout)
         with self._lock:
             for node in list(self.sessions):
                 self._end_session(node)
         self.link.close(timeout)
+
+    @property
+    def backlog(self) -> int:
+        return self._backlog.qsize()
+
+    def receive(self, topic: str, payload: bytes) -> None:
+        """The MQTT thread's part: queue the message for the hub's thread."""
+        try:
+            self._backlog.put_nowait((topic, payload))
+        except queue.Full:
+            self.dropped("backlog", f"{MAX_BACKLOG} messages wait to be handled; the server cannot "
+                                    "keep up with the nodes")
+
+    def _work(self) -> None:
+        while True:
+            item = self._backlog.get()
+            if item is None:
+                return
+            self.handle(*item)
 
     def snapshot(self) -> list[dict[str, Any]]:
         with self._lock:
