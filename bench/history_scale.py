@@ -3,7 +3,9 @@ call the page makes (SQLite by default; --db for PostgreSQL).
 
     .venv/bin/python bench/history_scale.py [--sessions 1000] [--reps 100] [--db URL]
 
-Prints the import time and, per API call, the median and worst of --repeat calls in milliseconds.
+Prints the import time and, per API call, the median and worst of --repeat calls in milliseconds,
+for everyone's sessions (all 100,000 reps) and for one profile. The server keeps the progress table a page's calls share until the data changes;
+the bench turns that off (--cache turns it on), so every call pays for its own reading.
 """
 
 from __future__ import annotations
@@ -111,17 +113,20 @@ def api_paths(profile: str | None = "ann") -> list[str]:
             f"/api/history/streaks{q}", f"/api/history/insights{q}"]
 
 
-def time_api(store: Any, repeat: int = 5, profile: str | None = "ann") -> dict[str, tuple[float, float]]:
+def time_api(store: Any, repeat: int = 5, profiles: tuple[str | None, ...] = (None, "ann"),
+             cache: bool = False) -> dict[str, tuple[float, float]]:
     """Median and worst milliseconds of each history API call through the ASGI app."""
     from starlette.applications import Starlette
     from starlette.testclient import TestClient
 
-    from repsense.app.history import routes
+    from repsense.app import history
 
+    history.CACHE = cache
     figures = {}
-    with TestClient(Starlette(routes=routes(store))) as client:
+    with TestClient(Starlette(routes=history.routes(store))) as client:
         first = client.get("/api/history/sessions?limit=1").json()["sessions"]
-        paths = api_paths(profile) + ([f"/api/history/sessions/{first[0]['id']}"] if first else [])
+        paths = [p for profile in profiles for p in api_paths(profile)]
+        paths += [f"/api/history/sessions/{first[0]['id']}"] if first else []
         for path in paths:
             times = []
             for _ in range(repeat):
@@ -139,6 +144,7 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=100, help="reps per session")
     ap.add_argument("--db", help="database URL (default: a new SQLite file in a temp dir)")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--cache", action="store_true", help="keep the server's cache on")
     args = ap.parse_args()
     from repsense.store import Store
 
@@ -151,7 +157,7 @@ def main() -> int:
         took = time.perf_counter() - t0
         n_reps = sum(len(s["reps"]) for s in doc["sessions"])
         print(f"{store.dialect}: imported {added} sessions / {n_reps} reps in {took:.1f} s")
-        figures = time_api(store, args.repeat)
+        figures = time_api(store, args.repeat, cache=args.cache)
         print(f"{'API call':62} {'median ms':>9} {'worst ms':>9}")
         for path, (med, worst) in figures.items():
             print(f"{path:62} {med:9.1f} {worst:9.1f}")

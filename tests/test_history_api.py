@@ -34,7 +34,7 @@ def client(store: Store) -> TestClient:
 
 def test_every_call_of_the_page_answers_within_200_ms_uncached(generated, monkeypatch):
     store, _ = generated
-    monkeypatch.setattr(history, "CACHE_S", 0.0)     # every call loads its own table
+    monkeypatch.setattr(history, "CACHE", False)     # every call loads its own table
     with client(store) as c:
         c.get("/api/history/profiles")               # the first request sets up the client
         for path in api_paths("ann") + api_paths(None):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import OrderedDict
 from typing import Any, Callable
 
@@ -24,7 +23,7 @@ from repsense.sinks.jsonio import dumps
 from repsense.store.db import Store, parse_since
 from repsense.store.progress import Progress
 
-CACHE_S = 2.0      # a page's parallel calls share one load of the progress table
+CACHE = True    # keep progress tables until the data changes (off: every call reads the database)
 
 
 class JSONResponse(_StarletteJSON):
@@ -35,32 +34,47 @@ class JSONResponse(_StarletteJSON):
 
 
 class _ProgressCache:
-    """The last few progress tables, by (profile, tz), kept for ``CACHE_S`` seconds: the page asks
-    for volume, trends, faults, bests, streaks and insights at once, from one table."""
+    """The last few progress tables, by (profile, tz), kept while the data stays the same: the
+    page asks for volume, trends, faults, bests, streaks and insights at once, from one table.
+    The data's version is the sessions' count and latest start and heartbeat (every write of a
+    live session beats; an import adds sessions), read in one small query."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._lock = threading.Lock()
-        self._items: OrderedDict[tuple[str | None, int], tuple[float, Progress]] = OrderedDict()
+        self._items: OrderedDict[tuple[str | None, int], tuple[Any, Progress]] = OrderedDict()
         self._loading: dict[tuple[str | None, int], threading.Lock] = {}
 
+    def _version(self) -> Any:
+        from sqlalchemy import func, select
+
+        from repsense.store.schema import sessions as ses
+
+        with self.store.engine.connect() as conn:
+            return tuple(conn.execute(select(func.count(), func.max(ses.c.heartbeat_at),
+                                             func.max(ses.c.started_at),
+                                             func.max(ses.c.ended_at))).one())
+
     def get(self, profile: str | None, tz: int) -> Progress:
+        if not CACHE:
+            return Progress.load(self.store, profile, tz)
         key = (profile, tz)
+        version = self._version()
         with self._lock:
             hit = self._items.get(key)
-            if hit is not None and time.monotonic() - hit[0] < CACHE_S:
+            if hit is not None and hit[0] == version:
                 return hit[1]
             loading = self._loading.setdefault(key, threading.Lock())
         with loading:       # one load per key at a time; the others wait for it
             with self._lock:
                 hit = self._items.get(key)
-                if hit is not None and time.monotonic() - hit[0] < CACHE_S:
+                if hit is not None and hit[0] == version:
                     return hit[1]
             progress = Progress.load(self.store, profile, tz)
             with self._lock:
-                self._items[key] = (time.monotonic(), progress)
+                self._items[key] = (version, progress)
                 self._items.move_to_end(key)
-                while len(self._items) > 8:
+                while len(self._items) > 16:
                     self._items.popitem(last=False)
             return progress
 

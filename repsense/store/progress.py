@@ -41,7 +41,7 @@ DEPTH_WORD = {"squat": "depth", "lunge": "depth", "split_squat": "depth", "push_
               "bench_press": "range", "deadlift": "hinge"}
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One exercise in one session."""
 
@@ -78,14 +78,14 @@ class Progress:
         cond = [] if profile is None else [ses.c.profile == profile]
         rows: dict[tuple[str, str], Row] = {}
         with store.engine.connect() as conn:
-            q = select(st, ses.c.started_at).join(ses, ses.c.id == st.c.session_id).where(*cond)
-            for m in conn.execute(q).mappings():
-                n = m["reps"]
-                rows[(m["session_id"], m["exercise"])] = Row(
-                    m["session_id"], float(m["started_at"]), m["exercise"], n, m["good_reps"],
-                    m["tut_s"], m["form_score"], m["rom_deg"], m["rom_pct"], m["concentric_s"],
-                    m["eccentric_s"], m["tut_s"] / n if n else None, m["sets"], m["best_set"],
-                    m["hold_s"], m["longest_hold_s"])
+            q = select(st.c.session_id, ses.c.started_at, st.c.exercise, st.c.reps,
+                       st.c.good_reps, st.c.tut_s, st.c.form_score, st.c.rom_deg, st.c.rom_pct,
+                       st.c.concentric_s, st.c.eccentric_s, st.c.sets, st.c.best_set,
+                       st.c.hold_s, st.c.longest_hold_s) \
+                .join(ses, ses.c.id == st.c.session_id).where(*cond)
+            for sid, started, ex, n, good, tut, *rest in conn.execute(q):
+                rows[(sid, ex)] = Row(sid, started, ex, n, good, tut, *rest[:5],
+                                      tut / n if n else None, *rest[5:])
             q = select(sf.c.session_id, sf.c.exercise, sf.c.code, sf.c.reps) \
                 .join(ses, ses.c.id == sf.c.session_id).where(*cond)
             for sid, ex, code, n in conn.execute(q):
