@@ -8,7 +8,6 @@ import pytest
 
 pytest.importorskip("paho.mqtt.client")
 pytest.importorskip("amqtt.broker")
-pytest.importorskip("httpx")
 
 from starlette.applications import Starlette  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402

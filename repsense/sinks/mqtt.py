@@ -70,8 +70,9 @@ def check_node_id(node: str) -> str:
 
 
 def default_data_dir() -> pathlib.Path:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return pathlib.Path(base) / "repsense"
+    from platformdirs import user_data_dir
+
+    return pathlib.Path(user_data_dir("repsense", appauthor=False))
 
 
 def default_outbox_path(client_id: str) -> pathlib.Path:
