@@ -27,10 +27,15 @@ CACHE = True    # keep progress tables until the data changes (off: every call r
 
 
 class JSONResponse(_StarletteJSON):
-    """JSON as every repsense output writes it (NaN as null)."""
+    """JSON as every repsense output writes it (NaN as null). The store's answers are plain
+    JSON already, so the converting walk runs only when the fast path refuses."""
 
     def render(self, content: Any) -> bytes:
-        return dumps(content).encode("utf-8")
+        try:
+            text = json.dumps(content, allow_nan=False, separators=(",", ":"))
+        except (TypeError, ValueError):
+            text = dumps(content)
+        return text.encode("utf-8")
 
 
 class _ProgressCache:
