@@ -34,6 +34,7 @@ class AnalyzeOptions:
     set_rest_s: float | None = None
     n_inputs: int = 1          # output options name one file, or a pattern for several inputs
     pose_workers: int = 1      # processes estimating the poses of one video (chunks)
+    verbose: bool = False      # -v: info messages and the libraries' own logs
 
 
 @dataclass
@@ -66,6 +67,9 @@ def analyze_input(opts: AnalyzeOptions, path: pathlib.Path,
     from repsense.sinks.report import format_text
     from repsense.sources import RECORDING_SUFFIXES, load_input
 
+    from repsense.logs import setup_cli
+
+    setup_cli(opts.verbose)   # the same one-line messages in a pool worker or a Ray task
     path = pathlib.Path(path)
     notes: list[str] = []
     try:

@@ -99,7 +99,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         annotate=args.annotate, annotate_fps=args.annotate_fps, plot=args.plot,
         save_pose=args.save_pose, speak_wav=args.speak_wav,
         set_rest_s=getattr(args, "set_rest", None), n_inputs=len(paths),
-        pose_workers=workers if len(todo) == 1 and not args.ray else 1)
+        pose_workers=workers if len(todo) == 1 and args.ray is None else 1,
+        verbose=bool(getattr(args, "verbose", False)))
     results: dict[int, InputResult] = {}
     shown = 0
     bar = _progress(len(todo)) if len(todo) > 1 else None
