@@ -95,7 +95,8 @@ def fake_camera(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 
 
 @pytest.fixture(scope="module")
-def browser(fake_camera: pathlib.Path) -> Iterator[object]:
+def pw_driver() -> Iterator[object]:
+    """One Playwright driver for the module (a second sync_playwright() may not run inside it)."""
     _need(pathlib.Path(CHROMIUM).exists(), CHROMIUM)
     try:
         from playwright.sync_api import sync_playwright
@@ -103,14 +104,26 @@ def browser(fake_camera: pathlib.Path) -> Iterator[object]:
         _need(False, "playwright (pip install 'playwright>=1.48,<2')")
         raise
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={fake_camera}",
-            "--autoplay-policy=no-user-gesture-required"])
-        try:
-            yield b
-        finally:
-            b.close()
+        yield pw
+
+
+def launch(pw_driver, fake_camera: pathlib.Path, *, allow_camera: bool = True):  # type: ignore[no-untyped-def]
+    """Chromium with the clip as its camera; without ``allow_camera`` headless Chromium answers
+    the camera prompt "block", as a person who denies it."""
+    args = ["--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={fake_camera}",
+            "--autoplay-policy=no-user-gesture-required"]
+    if allow_camera:
+        args.append("--use-fake-ui-for-media-stream")
+    return pw_driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+
+
+@pytest.fixture(scope="module")
+def browser(pw_driver, fake_camera: pathlib.Path) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    b = launch(pw_driver, fake_camera)
+    try:
+        yield b
+    finally:
+        b.close()
 
 
 @pytest.fixture
@@ -167,7 +180,7 @@ def start_one_pass(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_function(f"window.repsenseStats.cameraStartedAt > {before}")
 
 
-def wait_pass_over(page, margin_s: float = 0.8) -> None:  # type: ignore[no-untyped-def]
+def wait_pass_over(page, margin_s: float = 0.3) -> None:  # type: ignore[no-untyped-def]
     ms = int((CLIP_S + margin_s) * 1000)
     page.wait_for_function(
         f"performance.now() - window.repsenseStats.cameraStartedAt > {ms}", timeout=ms + 30_000)
@@ -207,13 +220,15 @@ def test_live_session_counts_the_clip(page, server: str) -> None:  # type: ignor
     assert page.get_attribute("[data-testid=form-panel]", "data-state") in ("good", "warn",
                                                                            "neutral")
     shot(page, "live", "one-pass")
+    assert abs(shown - CLIP_COUNT) <= TOLERANCE, f"the page counted {shown}, label {CLIP_COUNT}"
     summary = end_and_summary(page)
     shot(page, "live", "summary")
-    assert abs(shown - CLIP_COUNT) <= TOLERANCE, f"the page counted {shown}, label {CLIP_COUNT}"
-    assert summary["total"] == shown
+    # ending closes a rep in progress: the page then shows the summary's count
+    assert summary["total"] == total(page)
+    assert abs(summary["total"] - CLIP_COUNT) <= TOLERANCE
     assert "Squat" in page.inner_text("[data-testid=summary]")
     detail = api(server, f"/api/sessions/{summary['session']}")
-    assert detail["total_reps"] == shown and not detail["live"]
+    assert detail["total_reps"] == summary["total"] and not detail["live"]
 
 
 def test_demo_replays_the_sample_through_the_live_path(page, server: str) -> None:  # type: ignore[no-untyped-def]
@@ -274,8 +289,8 @@ def test_record_play_back_download_and_analyze_agree(page, server: str,  # type:
     assert page.get_attribute("[data-testid=record]", "aria-pressed") == "true"
     wait_pass_over(page)
     shot(page, "record", "recording")
-    shown = total(page)
     summary = end_and_summary(page)
+    shown = total(page)
     assert summary["total"] == shown
     page.click("[data-testid=summary-close]")
     page.click("[data-testid=playback]")
@@ -305,38 +320,31 @@ def test_frames_mode_runs_pose_on_the_server(page, server: str) -> None:  # type
     assert skeleton_pixels(page) > 500
     wait_pass_over(page)
     shot(page, "frames", "one-pass")
-    shown = total(page)
     assert page.get_attribute("[data-testid=status]", "data-mode") == "frames"
     summary = end_and_summary(page)
     shot(page, "frames", "summary")
+    shown = total(page)
     assert summary["total"] == shown
     assert abs(shown - CLIP_COUNT) <= TOLERANCE, f"frames mode counted {shown}"
 
 
 def test_a_denied_camera_gets_a_clear_message_and_the_demo_still_works(  # type: ignore[no-untyped-def]
-        server: str, fake_camera: pathlib.Path) -> None:
-    _need(pathlib.Path(CHROMIUM).exists(), CHROMIUM)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        # No --use-fake-ui-for-media-stream: headless Chromium answers the camera prompt "block".
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={fake_camera}"])
-        try:
-            page = b.new_page(viewport={"width": 1360, "height": 900})
-            open_page(page, server)
-            message = page.locator("[data-testid=camera-message]")
-            assert message.is_visible()
-            assert "denied" in message.inner_text()
-            assert page.is_disabled("[data-testid=start-session]")
-            shot(page, "denied", "message")
-            page.click("[data-testid=demo]")
-            page.wait_for_function(
-                "document.querySelector('[data-testid=rep-count]').dataset.count >= 1")
-            shot(page, "denied", "demo")
-        finally:
-            b.close()
+        pw_driver, server: str, fake_camera: pathlib.Path) -> None:
+    b = launch(pw_driver, fake_camera, allow_camera=False)
+    try:
+        page = b.new_page(viewport={"width": 1360, "height": 900})
+        open_page(page, server)
+        message = page.locator("[data-testid=camera-message]")
+        assert message.is_visible()
+        assert "denied" in message.inner_text()
+        assert page.is_disabled("[data-testid=start-session]")
+        shot(page, "denied", "message")
+        page.click("[data-testid=demo]")
+        page.wait_for_function(
+            "document.querySelector('[data-testid=rep-count]').dataset.count >= 1")
+        shot(page, "denied", "demo")
+    finally:
+        b.close()
 
 
 def test_an_unplugged_camera_keeps_the_session_and_its_count(page, server: str) -> None:  # type: ignore[no-untyped-def]
@@ -357,7 +365,7 @@ def test_an_unplugged_camera_keeps_the_session_and_its_count(page, server: str) 
     time.sleep(1.0)
     assert total(page) == kept and page.is_enabled("[data-testid=end-session]")
     summary = end_and_summary(page)
-    assert summary["total"] == kept
+    assert summary["total"] >= kept
     shot(page, "unplugged", "summary")
 
 
@@ -467,3 +475,23 @@ def test_a_reload_resumes_the_session(page, server: str) -> None:  # type: ignor
     shot(page, "reload", "resumed")
     summary = end_and_summary(page)
     assert summary["session"] == session and summary["total"] >= before
+
+
+def test_the_page_fits_a_phone(browser, server: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                  is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        open_page(page, server)
+        page.tap("[data-testid=demo]")
+        page.wait_for_function("document.querySelector('[data-testid=rep-count]')"
+                               ".dataset.count >= 1")
+        width = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], f"the page scrolls sideways on a phone: {width}"
+        # the coaching panels come right after the video on a phone
+        stage = page.locator("#stage").bounding_box()
+        form = page.locator("[data-testid=form-panel]").bounding_box()
+        assert stage is not None and form is not None and form["y"] < stage["y"] + 600
+        page.screenshot(path=str(SHOTS / "web-phone-demo.png"), full_page=True)
+    finally:
+        context.close()

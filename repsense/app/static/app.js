@@ -450,6 +450,30 @@ function restoreFromSummary(summary) {
   renderCounts();
 }
 
+// Ending closes a rep or hold in progress: the panels take the final figures from the summary.
+function syncFromSummary(summary) {
+  if (!summary) return;
+  const byName = new Map();
+  for (const ex of summary.exercises || []) {
+    const v = byName.get(ex.name) || { reps: 0, good: 0, hold: 0 };
+    v.reps += ex.reps || 0; v.good += ex.good_reps || 0; v.hold = Math.max(v.hold, ex.hold_s || 0);
+    byName.set(ex.name, v);
+  }
+  for (const [name, v] of byName) {
+    const t = exerciseTally(name);
+    const diff = v.reps - t.reps;
+    if (diff > 0) {
+      if (!t.sets.length) t.sets.push(0);
+      t.sets[t.sets.length - 1] += diff;
+      if (name === state.exercise) state.count += diff;
+    }
+    t.reps = v.reps; t.good = v.good;
+    if (v.hold) t.hold = v.hold;
+  }
+  if (summary.total_reps != null) state.totalReps = summary.total_reps;
+  renderCounts();
+}
+
 // ---------------------------------------------------------------------------------------------
 // the status line
 
@@ -624,6 +648,7 @@ function onMessage(msg) {
       break;
     case 'ended': {
       const id = msg.session;
+      syncFromSummary(msg.summary);
       state.session = null;
       sessionStorage.removeItem(STORE_KEY);
       state.recording = false; state.recordArmed = false;
