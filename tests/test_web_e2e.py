@@ -495,3 +495,44 @@ def test_the_page_fits_a_phone(browser, server: str) -> None:  # type: ignore[no
         page.screenshot(path=str(SHOTS / "web-phone-demo.png"), full_page=True)
     finally:
         context.close()
+
+
+ORANGE_PIXELS = """() => {
+    const c = document.querySelector('[data-testid=skeleton]');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) {
+        if (d[i + 3] > 200 && d[i] > 230 && d[i + 1] > 100 && d[i + 1] < 145 && d[i + 2] < 60) n++;
+    }
+    return n; }"""
+
+
+def test_a_form_fault_is_shown_on_the_joints_and_spoken(  # type: ignore[no-untyped-def]
+        pw_driver, server: str, tmp_path: pathlib.Path) -> None:
+    """The push-ups of a labelled clip done with sagging hips (28.5-42 s): the hips turn orange on
+    the skeleton, the form panel shows the cue, the cue is spoken and kept in the history."""
+    need_vendor()
+    clip = require_data("videos", "clips", "PushUp-Counter_pushup.mp4")
+    cam = tmp_path / "sagging.y4m"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", "28.3", "-t", "14", "-i", str(clip),
+                    "-vf", "scale=640:360,fps=15", "-pix_fmt", "yuv420p", str(cam)], check=True)
+    b = launch(pw_driver, cam)
+    try:
+        page = b.new_page(viewport={"width": 1360, "height": 900})
+        open_page(page, server, "?exercise=push_up")
+        start_one_pass(page)
+        page.wait_for_function(f"document.querySelector('[data-testid=form-panel]').dataset.state"
+                               f" === 'warn' && ({ORANGE_PIXELS})() > 30", timeout=40_000)
+        shot(page, "fault", "hips-sag")
+        assert "hips" in page.inner_text("[data-testid=form-panel]").lower()
+        assert any("hips" in s.lower() for s in page.evaluate("window.repsenseStats.spoken"))
+        history = page.locator("[data-testid=warning-history] li[data-severity=warning]")
+        assert history.count() >= 1 and "hips" in history.first.inner_text().lower()
+        page.wait_for_function("document.querySelector('[data-testid=rep-count]')"
+                               ".dataset.count >= 2", timeout=40_000)
+        shot(page, "fault", "reps")
+        end_and_summary(page)
+        shot(page, "fault", "summary")
+        assert "hips" in page.inner_text("[data-testid=summary]").lower()
+    finally:
+        b.close()

@@ -388,7 +388,7 @@ function onEvent(ev) {
       state.faultMessages.set(ev.code, ev.message);
       const sev = ev.severity || 'warning';
       state.faultSeverity.set(ev.code, sev);
-      setForm(sev === 'info' ? 'neutral' : 'warn', sev === 'info' ? 'Tip' : 'Form', ev.message);
+      setForm(sev === 'info' ? 'neutral' : 'warn', sev === 'info' ? 'Tip' : humanize(ev.code), ev.message);
       addWarning(ev.message, sev, ev.timestamp_ms != null ? ev.timestamp_ms / 1000 : null, ev.code);
       speak(ev.message);
       break;
@@ -838,6 +838,7 @@ async function openCamera(deviceId) {
 
 function cameraFailed(title, text) {
   state.cameraError = title;
+  el.camera.innerHTML = `<option value="">${esc(title)}</option>`;
   loading(null);
   stageMessage(title, text);
   el.canvas.width = el.canvas.width || 640;
@@ -1060,10 +1061,22 @@ function showSummary(summary, id) {
   const exercises = summary.exercises || [];
   const total = summary.total_reps ?? exercises.reduce((a, e) => a + (e.reps || 0), 0);
   const good = summary.good_reps ?? exercises.reduce((a, e) => a + (e.good_reps || 0), 0);
+  // Faults by the reps they marked, and the cues said (a fault can be cued between reps).
   const faults = new Map();
+  const said = new Map();
   for (const e of exercises) for (const [code, n] of Object.entries(e.faults || {})) faults.set(code, (faults.get(code) || 0) + n);
-  for (const c of summary.cues || []) state.faultMessages.set(c.code, c.message);
-  const topFaults = [...faults.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5);
+  for (const c of summary.cues || []) {
+    state.faultMessages.set(c.code, c.message);
+    said.set(c.code, (said.get(c.code) || 0) + 1);
+    if (!faults.has(c.code)) faults.set(c.code, 0);
+  }
+  const topFaults = [...faults.entries()].sort((a, b) => (b[1] - a[1]) || ((said.get(b[0]) || 0) - (said.get(a[0]) || 0))).slice(0, 6);
+  const faultLine = ([c, n]) => {
+    const bits = [];
+    if (n) bits.push(`${n} rep${n === 1 ? '' : 's'}`);
+    if (said.get(c)) bits.push(`said ${said.get(c)}×`);
+    return `<li data-code="${esc(c)}"><b>${esc(humanize(c))}</b> <span class="fault-n">${bits.join(' · ')}</span><span class="muted"> — ${esc(state.faultMessages.get(c) || '')}</span></li>`;
+  };
   const holds = exercises.filter((e) => e.hold_s);
   const rows = exercises.map((e) => `<tr data-exercise="${esc(e.name)}"><td>${esc(displayName(e.name))}</td><td>${e.reps || 0}</td>`
     + `<td>${e.good_reps || 0}</td><td>${Math.max(0, (e.reps || 0) - (e.good_reps || 0))}</td>`
@@ -1080,7 +1093,7 @@ function showSummary(summary, id) {
     : '<p class="muted">No reps or holds were counted in this session.</p>'}
     ${holds.length ? `<h3>Holds</h3><ul class="plain">${holds.map((e) => `<li>${esc(displayName(e.name))}: <b>${e.hold_s.toFixed(1)} s</b>${e.hold_good_s != null ? ` (${e.hold_good_s.toFixed(1)} s in good form)` : ''}</li>`).join('')}</ul>` : ''}
     <h3>Most frequent faults and tips</h3>
-    ${topFaults.length ? `<ul class="plain faults">${topFaults.map(([c, n]) => `<li><b>${esc(humanize(c))}</b> ×${n}<span class="muted"> — ${esc(state.faultMessages.get(c) || '')}</span></li>`).join('')}</ul>`
+    ${topFaults.length ? `<ul class="plain faults">${topFaults.map(faultLine).join('')}</ul>`
     : '<p class="muted">None — every counted rep was clean.</p>'}`;
   el.summary.dataset.total = String(total);
   el.summary.dataset.session = id || '';
