@@ -140,6 +140,9 @@ def cmd_node(args: argparse.Namespace) -> int:
                           source_fps=source.fps, session_id=sid)
     _err(f"node {node}: {source.kind} {args.camera} -> {topics.events(node)} on {broker.address.url}"
          + (" (pose only: the server runs the engine)" if args.pose_only else ""))
+    if not link.wait_connected(5.0):
+        _err(f"broker {broker.address.url} not reachable yet; counting anyway: events wait in the "
+             "outbox until it is")
     code = 0
     with _stop_on_signals() as stop:
         try:

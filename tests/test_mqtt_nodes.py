@@ -229,3 +229,122 @@ def test_pose_only_node_is_counted_by_the_server(clip_recording: tuple[pathlib.P
     assert all(e["id"].startswith("pi-1/") for e in mine)
     assert view["engine"] == "server" and view["exercise"] == "squat" and view["total_reps"] == expected
     assert hub.poses == len(__import__("numpy").load(rec)["timestamp_ms"]) + 1
+
+
+def test_node_without_broker_starts_the_embedded_one_and_streams_pose(
+        clip_recording: tuple[pathlib.Path, int], tmp_path: pathlib.Path) -> None:
+    """No --broker: the node embeds one on 127.0.0.1; a second node finds it there and uses it;
+    --publish-pose streams every frame."""
+    from mqtt_brokers import free_port
+
+    rec, expected = clip_recording
+    port = free_port()
+    first, lines = node_process(tmp_path, sys.executable, "-m", "repsense", "node", "--camera", str(rec),
+                                "--node", "host-1", "--outbox", str(tmp_path / "a.sqlite"),
+                                "--embedded-port", str(port), "--speed", "0.5")
+    try:
+        end = time.monotonic() + 30
+        while "started the embedded MQTT broker" not in (tmp_path / "node.err").read_text():
+            assert time.monotonic() < end and first.poll() is None, (tmp_path / "node.err").read_text()
+            time.sleep(0.1)
+        poses = Collector(port, ("repsense/+/pose", "repsense/+/events/#"))
+        second = subprocess.run([sys.executable, "-m", "repsense", "node", "--camera", str(rec), "--node", "host-2",
+                                 "--outbox", str(tmp_path / "b.sqlite"), "--embedded-port", str(port),
+                                 "--speed", "0", "--publish-pose", "--exercise", "squat"],
+                                capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert second.returncode == 0, second.stderr
+        assert "started the embedded" not in second.stderr
+        poses.wait_for(lambda ev: any(e["type"] == "SessionEnded" and e["node"] == "host-2" for e in ev), 30)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(60) == 0
+    finally:
+        reap(first)
+    poses.close()
+    frames = [json.loads(p) for t, p in poses.messages if t == "repsense/host-2/pose"]
+    n = len(__import__("numpy").load(rec)["timestamp_ms"])
+    assert len(frames) == n and [f["t"] for f in frames] == sorted(f["t"] for f in frames)
+    assert all(f["engine"] == "node" for f in frames)
+    reps = [e for e in poses.events() if e["node"] == "host-2" and e["type"] == "RepCompleted"]
+    assert len(reps) == expected
+
+
+class _MjpegStream:
+    """An IP camera in miniature: the clip as an MJPEG stream over HTTP on 127.0.0.1, paced at its
+    own frame rate, from the start for each connection."""
+
+    def __init__(self, video: pathlib.Path) -> None:
+        import http.server
+        import threading
+
+        import cv2
+
+        cap = cv2.VideoCapture(str(video))
+        self.fps = float(cap.get(cv2.CAP_PROP_FPS)) or 30.0
+        self.jpegs: list[bytes] = []
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            self.jpegs.append(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes())
+        cap.release()
+        self.served = 0
+        self.done = threading.Event()
+        stream = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                t0 = time.monotonic()
+                try:
+                    for i, jpeg in enumerate(stream.jpegs):
+                        wait = t0 + i / stream.fps - time.monotonic()
+                        if wait > 0:
+                            time.sleep(wait)
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                                         + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    return
+                stream.served += 1
+                if stream.served >= 1 and i == len(stream.jpegs) - 1:
+                    stream.done.set()
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/stream.mjpg"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.slow
+def test_node_counts_an_http_camera_stream(tmp_path: pathlib.Path) -> None:
+    """An HTTP MJPEG camera: frames timed by the clock, counted live; Ctrl-C/SIGTERM ends the
+    session cleanly."""
+    label = clip_label(CLIP)
+    stream = _MjpegStream(require_data("videos", "clips", CLIP))
+    broker = BrokerProcess("embedded", tmp_path).start()
+    events = Collector(broker.port)
+    proc, lines = node_process(tmp_path, *node_cmd(stream.url, broker.url, "ipcam", tmp_path / "o.sqlite"))
+    try:
+        assert stream.done.wait(120), (tmp_path / "node.err").read_text()
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, (tmp_path / "node.err").read_text()
+        events.wait_for(lambda ev: any(e["type"] == "SessionEnded" for e in ev), 30)
+    finally:
+        reap(proc)
+        events.close()
+        broker.stop()
+        stream.close()
+    got = events.events()
+    mine = assert_complete(got, got[0]["session"])
+    reps = [e for e in mine if e["type"] == "RepCompleted"]
+    assert abs(len(reps) - label) <= 1 and "stream" in (tmp_path / "node.err").read_text()

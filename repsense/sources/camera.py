@@ -88,10 +88,21 @@ def open_camera(spec: str) -> CameraSource:
     return CameraSource(text, "video", (info.width, info.height), info.fps)
 
 
+def _capture(target: int | str):  # type: ignore[no-untyped-def]
+    """An OpenCV capture; a stream gets open / read time-outs so a dead camera cannot hang the node."""
+    import cv2
+
+    if isinstance(target, int):
+        return cv2.VideoCapture(target)
+    stall_ms = int(STREAM_STALL_S * 1000)
+    return cv2.VideoCapture(target, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 2 * stall_ms,
+                                                     cv2.CAP_PROP_READ_TIMEOUT_MSEC, stall_ms])
+
+
 def _probe_capture(src: CameraSource, target: int | str) -> CameraSource:
     import cv2
 
-    cap = cv2.VideoCapture(target)
+    cap = _capture(target)
     try:
         if not cap.isOpened():
             what = f"camera {target}" if isinstance(target, int) else f"stream {target}"
@@ -153,15 +164,13 @@ def _estimated(frames: Iterator[tuple[int, np.ndarray]], backend: object) -> Ite
 def _live_frames(src: CameraSource, max_fps: float, stop: threading.Event) -> Iterator[tuple[int, np.ndarray]]:
     """Frames from a device or stream, timed by the clock, at most ``max_fps``; a stream that
     stalls or drops is reopened with back-off until ``stop``."""
-    import cv2
-
     target: int | str = int(src.spec) if src.kind == "device" else src.spec
     t0 = time.monotonic()
     gap = 1.0 / max_fps if max_fps else 0.0
     last_kept = -1e9
     backoff = 1.0
     while not stop.is_set():
-        cap = cv2.VideoCapture(target)
+        cap = _capture(target)
         last_frame = time.monotonic()
         try:
             while not stop.is_set() and cap.isOpened():
