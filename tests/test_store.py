@@ -163,6 +163,19 @@ def test_a_session_whose_process_died_is_marked_interrupted_on_the_next_open(db_
     assert by_id["alive"]["status"] == "live"
 
 
+def test_an_imu_run_is_stored_with_its_sets(tmp_path):
+    from repsense.store.sink import store_events
+
+    events = [ExerciseDetected(0, exercise="squat"), rep(1, 2500), rep(2, 5000),
+              SetCompleted(5000, exercise="squat", reps=2, start_ms=500, end_ms=5000),
+              SessionEnded(9000, total_reps=2)]
+    with Store(f"sqlite:///{tmp_path / 'h.db'}") as store:
+        sid = store_events(store, events, kind="imu", source="arm.csv", profile="ann")
+        doc = store.get_session(sid)
+    assert (doc["kind"], doc["status"], doc["total_reps"]) == ("imu", "ended", 2)
+    assert doc["sets"][0]["good_reps"] is None and [r["set_idx"] for r in doc["reps"]] == [1, 1]
+
+
 def test_emit_does_not_wait_for_the_database(tmp_path):
     with Store(f"sqlite:///{tmp_path / 'h.db'}") as store:
         sink = StoreSink(store)

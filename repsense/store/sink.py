@@ -198,4 +198,13 @@ class StoreSink:
         self._holds[idx] = {"idx": idx, **row}
 
 
-__all__ = ["FLUSH_S", "StoreSink"]
+def store_events(store: Store, events: Sequence[Event], **meta: Any) -> str:
+    """Store a finished run's events as one session (e.g. an IMU recording: ``kind="imu"``);
+    ``meta`` as StoreSink takes it. Returns the session id."""
+    sink = StoreSink(store, **meta)
+    sink.emit(events)
+    sink.close()
+    return sink.session_id
+
+
+__all__ = ["FLUSH_S", "StoreSink", "store_events"]
