@@ -232,11 +232,11 @@ class Progress:
             name = _plural(ex)
             # range of motion over the last weeks: first vs last week that have data
             recent = [r for r in rows if (today - self.day(r.started_at)).days < 35]
-            with_rom = [r for r in recent if (r.rom_pct or r.rom_deg) is not None]
+            with_rom = [r for r in recent if r.rom_pct is not None or r.rom_deg is not None]
             if len(with_rom) >= 4:
-                first = _weekly(with_rom, self)
-                if len(first) >= 2:
-                    (w0, a), (w1, b) = first[0], first[-1]
+                weekly = _weekly(with_rom, self)
+                if len(weekly) >= 2:
+                    (w0, a), (w1, b) = weekly[0], weekly[-1]
                     weeks = max(1, round((w1 - w0).days / 7))
                     if a and abs(b - a) / a >= 0.05:
                         change = (b - a) / a * 100
