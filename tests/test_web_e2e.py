@@ -536,3 +536,45 @@ def test_a_form_fault_is_shown_on_the_joints_and_spoken(  # type: ignore[no-unty
         assert "hips" in page.inner_text("[data-testid=summary]").lower()
     finally:
         b.close()
+
+
+def test_the_page_falls_back_to_frames_mode_when_the_model_cannot_load(page, server: str) -> None:  # type: ignore[no-untyped-def]
+    """The tasks-vision files blocked (as a strict network or an old browser would): the page says
+    so and lets the server run the pose model."""
+    page.route("**/vendor/tasks-vision/**", lambda route: route.abort())
+    open_page(page, server)
+    status = page.locator("[data-testid=status]")
+    assert "pose on the server" in status.inner_text()
+    assert "did not load" in status.inner_text()
+    assert page.evaluate("window.repsenseStats.modelError")
+    start_one_pass(page)
+    page.wait_for_function("Number(document.querySelector('[data-testid=skeleton]')"
+                           ".dataset.drawn) > 5")
+    assert status.get_attribute("data-mode") == "frames"
+    shot(page, "fallback", "frames")
+    end_and_summary(page)
+
+
+def test_a_plank_hold_is_timed(pw_driver, server: str, tmp_path: pathlib.Path) -> None:  # type: ignore[no-untyped-def]
+    """12 s of the labelled forearm plank (side view, 30.5-47.4 s of the clip): the hold timer runs."""
+    need_vendor()
+    clip = require_data("videos", "clips", "MrPose_plank.mp4")
+    cam = tmp_path / "plank.y4m"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", "32", "-t", "12", "-i", str(clip),
+                    "-vf", "scale=640:360,fps=15", "-pix_fmt", "yuv420p", str(cam)], check=True)
+    b = launch(pw_driver, cam)
+    try:
+        page = b.new_page(viewport={"width": 1360, "height": 900})
+        open_page(page, server, "?exercise=plank")
+        start_one_pass(page)
+        timer = page.locator("[data-testid=hold-timer]")
+        page.wait_for_function("Number(document.querySelector('[data-testid=hold-timer]')"
+                               ".dataset.held) >= 4", timeout=40_000)
+        assert timer.get_attribute("data-holding") == "true"
+        shot(page, "plank", "holding")
+        summary = end_and_summary(page)
+        shot(page, "plank", "summary")
+        held = api(server, f"/api/sessions/{summary['session']}")["exercises"][0]["hold_s"]
+        assert held >= 4 and "Plank" in page.inner_text("[data-testid=summary]")
+    finally:
+        b.close()

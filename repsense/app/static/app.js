@@ -268,13 +268,25 @@ function currentSet(name) {
   return { n: ex.sets.length, reps: ex.sets[ex.sets.length - 1] };
 }
 
+const isHold = (name) => !!state.catalogue.get(name)?.hold;
+
+function heldNow() {
+  const h = state.hold;
+  return h.held + (h.holding ? (performance.now() - h.at) / 1000 : 0);
+}
+
 function renderCounts() {
-  el.count.textContent = String(state.count);
+  // A hold (plank) shows its time where a rep exercise shows its count.
+  const hold = isHold(state.exercise);
+  el.count.textContent = hold ? mmss(heldNow()) : String(state.count);
+  el.count.classList.toggle('is-hold', hold);
+  $('count-label').textContent = hold ? 'Hold' : 'Reps';
   el.count.dataset.count = String(state.count);
   el.count.dataset.total = String(state.totalReps);
-  el.hudCount.textContent = String(state.count);
+  el.hudCount.textContent = hold ? mmss(heldNow()) : String(state.count);
   const set = currentSet(state.exercise);
-  el.setLine.textContent = `Set ${set.n} · ${set.reps} rep${set.reps === 1 ? '' : 's'}`;
+  el.setLine.textContent = hold ? (state.hold.holding ? 'Holding' : 'Hold time')
+    : `Set ${set.n} · ${set.reps} rep${set.reps === 1 ? '' : 's'}`;
   el.totalLine.textContent = `${state.totalReps} rep${state.totalReps === 1 ? '' : 's'} in this session`;
   const rows = [];
   for (const [name, ex] of state.perExercise) {
@@ -379,7 +391,11 @@ function onEvent(ev) {
       state.confidence = ev.confidence ?? null;
       state.exercise = ev.exercise;
       renderExercise();
-      if (ev.exercise !== 'idle') setForm('neutral', displayName(ev.exercise), 'Recognised. Counting your reps.');
+      if (ev.exercise !== 'idle') {
+        const how = isHold(ev.exercise) ? 'Get into position: the timer runs while you hold it.'
+          : el.exSelect.value === 'auto' && !state.demo ? 'Recognised. Counting your reps.' : 'Counting your reps.';
+        setForm('neutral', displayName(ev.exercise), how);
+      }
       break;
     case 'RepCompleted':
       onRep(ev);
@@ -502,7 +518,7 @@ function renderStatus() {
   el.conn.dataset.state = conn;
   stats.connected = state.wsOpen;
   stats.session = state.session?.id ?? null;
-  if (state.hold.holding) renderHold();
+  if (state.hold.holding) { renderHold(); renderCounts(); }
   if (state.formUntil && now > state.formUntil && !state.faultJoints.length) {
     setForm('neutral', state.session ? 'Keep going' : 'Ready', state.session ? 'Form looks steady.' : 'Start a session when you are in view.');
   }
