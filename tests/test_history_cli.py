@@ -52,3 +52,26 @@ def test_analyze_store_then_history_export_and_import(tmp_path, capsys):
     assert main(["export", "--db", other, "--out", str(again)]) == 0
     assert again.read_bytes() == export.read_bytes()
     assert main(["import", str(tmp_path / "missing.json"), "--db", other]) == 1
+
+
+def test_the_default_database_is_sqlite_in_the_users_data_directory(tmp_path, monkeypatch, capsys):
+    from repsense.store import Store, default_url
+
+    monkeypatch.delenv("REPSENSE_DB", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    url = default_url()
+    assert url == f"sqlite:///{tmp_path / 'data' / 'repsense' / 'history.db'}"
+    with Store() as store:
+        assert store.url == url
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    assert main(["history", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"sessions": []}
+
+
+def test_a_bad_database_url_is_one_line_that_says_what_is_expected(capsys):
+    assert main(["history", "--db", "mysql://x/y"]) == 1
+    assert "use sqlite:/// or postgresql://" in capsys.readouterr().err
+    assert main(["history", "--db", "not a url"]) == 1
+    assert "expected sqlite:///path.db" in capsys.readouterr().err
