@@ -176,6 +176,25 @@ def test_an_imu_run_is_stored_with_its_sets(tmp_path):
     assert doc["sets"][0]["good_reps"] is None and [r["set_idx"] for r in doc["reps"]] == [1, 1]
 
 
+def test_a_failing_database_drops_the_sink_and_the_session_goes_on(tmp_path, caplog):
+    with Store(f"sqlite:///{tmp_path / 'h.db'}") as store:
+        sink = StoreSink(store)
+        session = Session("squat", aspect=SAMPLE.aspect, sinks=[sink], session_id=sink.session_id)
+        half = len(SAMPLE.landmarks) // 2
+        session.run(zip(SAMPLE.landmarks[:half], SAMPLE.timestamp_ms[:half]))
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE session_stats")      # the database breaks
+        deadline = time.monotonic() + 10
+        while sink.error is None and time.monotonic() < deadline:
+            session.feed(SAMPLE.landmarks[half], int(SAMPLE.timestamp_ms[half]))
+            half += 1
+            time.sleep(0.05)
+        session.run(zip(SAMPLE.landmarks[half:], SAMPLE.timestamp_ms[half:]))
+        session.finish()
+    assert sink.error is not None and sink not in session.sinks
+    assert len(session.reps) == 5                                  # counting went on
+
+
 def test_emit_does_not_wait_for_the_database(tmp_path):
     with Store(f"sqlite:///{tmp_path / 'h.db'}") as store:
         sink = StoreSink(store)
