@@ -142,6 +142,9 @@ def test_the_history_page_draws_every_chart_over_100k_reps(page, big_server):
     assert "Set" in page.inner_text("#detail")
     page.evaluate("window.scrollTo(0, 0)")
     shot(page, "ann-weeks-detail")
+    page.click("#detail summary")
+    assert page.locator("#detail details tbody tr").count() == 100
+    page.locator("#detail").screenshot(path=str(SHOTS / "history-session-reps.png"))
 
 
 def test_an_empty_history_says_so(page, empty_server):

@@ -120,9 +120,12 @@ async function showSession(id) {
   const box = $("detail");
   const sets = s.sets.map((x) => `<tr><td>${x.idx}</td><td>${nice(x.exercise)}</td><td>${x.reps}</td><td>${x.good_reps ?? "–"}</td><td>${x.tut_s == null ? "–" : x.tut_s.toFixed(1) + " s"}</td><td>${x.rest_before_s == null ? "–" : Math.round(x.rest_before_s) + " s"}</td></tr>`).join("");
   const holds = s.holds.map((h) => `<li>${nice(h.exercise)}: held ${h.held_s.toFixed(1)} s</li>`).join("");
+  const num = (v, d) => (v == null ? "–" : v.toFixed(d));
+  const reps = s.reps.map((x) => `<tr><td>${x.idx}</td><td>${x.set_idx ?? "–"}</td><td>${nice(x.exercise)}</td><td>${((x.end_ms - x.start_ms) / 1000).toFixed(1)} s</td><td>${num(x.eccentric_s, 1)} / ${num(x.concentric_s, 1)} s</td><td>${x.rom_pct != null ? num(x.rom_pct, 0) + "%" : num(x.rom_deg, 0) + "°"}</td><td>${num(x.form_score, 0)}</td><td>${x.faults.map((f) => esc(f.code)).join(" ") || "–"}</td></tr>`).join("");
   box.innerHTML = `<h4>Session ${esc(s.id)} · ${esc(s.status)} · ${s.total_reps} reps</h4>
     <table class="h-table"><thead><tr><th>Set</th><th>Exercise</th><th>Reps</th><th>Good</th><th>Under tension</th><th>Rest before</th></tr></thead><tbody>${sets || "<tr><td colspan=6 class=muted>no sets</td></tr>"}</tbody></table>
-    ${holds ? `<ul>${holds}</ul>` : ""}`;
+    ${holds ? `<ul>${holds}</ul>` : ""}
+    ${reps ? `<details><summary>${s.reps.length} reps</summary><table class="h-table"><thead><tr><th>#</th><th>Set</th><th>Exercise</th><th>Duration</th><th>Down / up</th><th>Range</th><th>Score</th><th>Faults</th></tr></thead><tbody>${reps}</tbody></table></details>` : ""}`;
   box.hidden = false;
 }
 
@@ -136,6 +139,7 @@ async function loadProfiles() {
 async function load() {
   $("status").textContent = "Loading the history…";
   $("export").href = `/api/history/export?${q({ format: "csv" })}`;
+  $("export-json").href = `/api/history/export?${q({ format: "json" })}`;
   try {
     const [sessions, vol, trends, faults, bests, streaks, insights] = await Promise.all([
       get("sessions", { limit: "50" }), get("volume", { period: state.period }), get("trends"),
