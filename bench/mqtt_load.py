@@ -4,7 +4,8 @@ Each node is a ``repsense node --pose-only`` in miniature: it plays the bundled 
 (5 squats, looped, each node from its own offset) through the same MqttLink and on-disk outbox
 (QoS 1), and the server (a BrokerHub in its own process) runs one Session per node and publishes
 the events on the node's topic. Three processes besides the broker: the server, the nodes, and this
-one. Reported per broker (Mosquitto and the embedded amqtt):
+one. Reported per broker (Mosquitto as Debian ships it, the embedded amqtt, and Mosquitto with
+``max_queued_messages 100000``, "mosquitto-q"):
 
 - message loss: pose messages the nodes sent that the server never got (target 0), and repeats;
 - end-to-end latency pose -> event: from the node publishing the pose that completes a rep to the
@@ -15,15 +16,16 @@ one. Reported per broker (Mosquitto and the embedded amqtt):
 
 Everything stays on 127.0.0.1 and stops by itself.
 
-    .venv/bin/python bench/mqtt_load.py                      # 20 nodes, 60 s, both brokers
+    .venv/bin/python bench/mqtt_load.py                      # 20 nodes, 60 s, each broker
     .venv/bin/python bench/mqtt_load.py --nodes 5 --seconds 10 --brokers embedded
-    .venv/bin/python bench/mqtt_load.py --brokers mosquitto-q    # Mosquitto, max_queued_messages 100000
+    .venv/bin/python bench/mqtt_load.py --brokers mosquitto-q    # only Mosquitto with max_queued_messages 100000
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import resource
 import shutil
@@ -90,13 +92,16 @@ def role_server(args: argparse.Namespace) -> None:
     hub.link.subscribed.wait(20)
     print("ready", flush=True)
     cpu0, t0 = _cpu_s(), time.monotonic()
-    stop.wait()
+    most = 0
+    while not stop.wait(0.1):
+        most = max(most, hub.backlog)
     cpu, wall = _cpu_s() - cpu0, time.monotonic() - t0
     backlog = hub.backlog
     hub.close(5.0)
     pathlib.Path(args.stats).write_text(json.dumps({
         "received": received, "dropped": hub.dropped.counts, "cpu_s": cpu, "wall_s": wall,
-        "sessions_open": len(hub.sessions), "backlog_at_end": backlog}))
+        "sessions_open": len(hub.sessions), "backlog_at_end": backlog,
+        "backlog_max": most}))
 
 
 # --- the nodes ----------------------------------------------------------------------------------
@@ -137,23 +142,32 @@ def role_nodes(args: argparse.Namespace) -> None:
         link.wait_connected(20)
     offsets = [(i * 37) % len(frames) for i in range(args.nodes)]
     session_ids = [f"bench{i:02d}" for i in range(args.nodes)]
-    # What the same poses give offline: the expected reps per node.
-    offline = [Session("squat", aspect=rec.aspect) for _ in names]
+    ticks = int(args.seconds * RATE_HZ) + 1
+
+    def t_of(tick: int) -> int:
+        return int(round(tick * 1000.0 / RATE_HZ)) + 1
+
+    # What the same poses give offline: the expected reps per node (before the clock starts).
+    expected = 0
+    for i in range(args.nodes):
+        offline = Session("squat", aspect=rec.aspect)
+        for k in range(ticks):
+            offline.feed(frames[(offsets[i] + k) % len(frames)], t_of(k))
+        offline.finish()
+        expected += len(offline.reps)
     cpu0, t0 = _cpu_s(), time.monotonic()
     start_wall = time.time()
     tick = 0
     sent = 0
     late = 0
-    while True:
+    while tick < ticks:
         due = t0 + tick / RATE_HZ
         now = time.monotonic()
-        if due > t0 + args.seconds:
-            break
         if due > now:
             time.sleep(due - now)
         elif now - due > 1.0 / RATE_HZ:
             late += 1
-        t_ms = int(round(tick * 1000.0 / RATE_HZ)) + 1
+        t_ms = t_of(tick)
         for i, (n, link) in enumerate(zip(names, links)):
             pose = frames[(offsets[i] + tick) % len(frames)]
             body = pose_payload(pose, t_ms, engine="server", session=session_ids[i], image_size=rec.image_size,
@@ -161,13 +175,11 @@ def role_nodes(args: argparse.Namespace) -> None:
             with lock:
                 sent_at[n][t_ms] = time.time()
             link.send(topics.pose(n), body, qos=1)
-            offline[i].feed(pose, t_ms)
             sent += 1
         tick += 1
     for i, (n, link) in enumerate(zip(names, links)):
         link.send(topics.pose(n), json.dumps({"end": True, "session": session_ids[i]}).encode())
         sent += 1
-        offline[i].finish()
     send_wall = time.monotonic() - t0
     undelivered = 0
     for link in links:
@@ -190,7 +202,7 @@ def role_nodes(args: argparse.Namespace) -> None:
     pathlib.Path(args.stats).write_text(json.dumps({
         "sent": sent, "sent_per_node": tick, "seconds": send_wall, "late_ticks": late,
         "undelivered": undelivered, "reps_got": sum(reps_got.values()),
-        "reps_expected": sum(len(s.reps) for s in offline),
+        "reps_expected": expected,
         "latency_ms": {"n": len(latencies), "median": float(np.median(lat)), "p99": float(np.percentile(lat, 99)),
                        "max": float(np.max(lat))},
         "cpu_s": cpu, "wall_s": wall, "start_wall": start_wall}))
@@ -234,7 +246,7 @@ def one_run(kind: str, nodes: int, seconds: float) -> dict:
             nodes_proc = subprocess.run(me + ["--role", "nodes", "--broker", url, "--nodes", str(nodes),
                                               "--seconds", str(seconds), "--workdir", str(work),
                                               "--stats", str(work / "nodes.json")],
-                                        cwd=ROOT, timeout=seconds + 180)
+                                        cwd=ROOT, timeout=seconds + 600)
             if nodes_proc.returncode != 0:
                 raise RuntimeError("the nodes failed")
             broker_cpu = sum(bproc.cpu_times()[:2]) - b0
@@ -249,10 +261,13 @@ def one_run(kind: str, nodes: int, seconds: float) -> dict:
         n = json.loads((work / "nodes.json").read_text())
     received = sum(s["received"].values())
     return {"broker": kind, "nodes": nodes, "seconds": round(n["seconds"], 1), "poses_sent": n["sent"],
+            "rate_hz": round((n["sent"] - nodes) / n["seconds"] / nodes, 1), "load_avg": os.getloadavg()[0],
             "poses_received": received, "lost": max(0, n["sent"] - received) + n["undelivered"],
             "repeats": max(0, received - n["sent"]), "late_ticks": n["late_ticks"],
             "reps_got": n["reps_got"], "reps_expected": n["reps_expected"],
             "latency_ms": n["latency_ms"],
+            "server_cpu_ms_per_pose": round(1000 * s["cpu_s"] / max(received, 1), 3),
+            "server_backlog_max": s["backlog_max"],
             "cpu_pct": {"broker": round(100 * broker_cpu / n["wall_s"], 1),
                         "server": round(100 * s["cpu_s"] / s["wall_s"], 1),
                         "nodes": round(100 * n["cpu_s"] / n["wall_s"], 1)},
@@ -267,7 +282,7 @@ def main() -> None:
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
     ap.add_argument("--nodes", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--brokers", default="mosquitto,embedded")
+    ap.add_argument("--brokers", default="mosquitto,embedded,mosquitto-q")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = ap.parse_args()
     if args.role == "server":
@@ -280,11 +295,13 @@ def main() -> None:
         r = one_run(kind, args.nodes, args.seconds)
         results.append(r)
         lat = r["latency_ms"]
-        print(f"{kind:10s} poses {r['poses_sent']} sent, {r['poses_received']} received: lost {r['lost']}, "
+        print(f"{kind:10s} poses {r['poses_sent']} sent ({r['rate_hz']} Hz a node achieved; load average "
+              f"{r['load_avg']:.1f}), {r['poses_received']} received: lost {r['lost']}, "
               f"repeats {r['repeats']}; reps {r['reps_got']} / {r['reps_expected']} offline; "
               f"pose->event latency median {lat['median']:.1f} ms, p99 {lat['p99']:.1f} ms (n={lat['n']}); "
               f"CPU broker {r['cpu_pct']['broker']}%, server {r['cpu_pct']['server']}%, "
-              f"nodes {r['cpu_pct']['nodes']}% of one core", flush=True)
+              f"nodes {r['cpu_pct']['nodes']}% of one core; server {r['server_cpu_ms_per_pose']} ms CPU a pose, "
+              f"backlog up to {r['server_backlog_max']} messages", flush=True)
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
 

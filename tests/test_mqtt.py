@@ -272,3 +272,63 @@ def test_nan_in_event_numbers_is_refused() -> None:
     with pytest.raises(BadMessage) as bad:
         parse_event("n", body)
     assert bad.value.kind == "not_finite"
+
+
+def test_listen_prints_each_event_once_and_drops_bad_ones(tmp_path: pathlib.Path) -> None:
+    """``repsense listen --json``: one line per event, repeats dropped by id, a hostile message
+    logged and dropped; ``listen`` without a broker says so in one line."""
+    import subprocess
+    import sys
+
+    import paho.mqtt.client as mqtt
+
+    from repsense.sinks.mqtt import EventPublisher, MqttLink, Topics
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    with EmbeddedBroker("127.0.0.1", 0) as broker:
+        err_path = tmp_path / "listen.err"
+        with open(err_path, "wb") as err:
+            listen = subprocess.Popen([sys.executable, "-m", "repsense", "listen", "--json", "--broker", broker.url,
+                                       "--duration", "60"], stdout=subprocess.PIPE, stderr=err, text=True, cwd=root)
+        try:
+            end = time.monotonic() + 30
+            while "listening on" not in err_path.read_text() and time.monotonic() < end:
+                time.sleep(0.1)
+            link = MqttLink(BrokerAddress.parse(broker.url, env={}), "n", outbox=Outbox(None),
+                            status_topic=Topics().status("rack-9")).start()
+            assert link.wait_connected(10)
+            pub = EventPublisher(link, "rack-9", "s9", own_link=True)
+            pub.emit([ExerciseDetected(10, exercise="squat")])
+            raw = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+            raw.connect("127.0.0.1", broker.port)
+            raw.loop_start()
+            again = json.dumps(event_message(ExerciseDetected(10, exercise="squat"), "rack-9", "s9", 1))
+            raw.publish("repsense/rack-9/events/ExerciseDetected", again, qos=1).wait_for_publish(5)
+            raw.publish("repsense/rack-9/events/RepCompleted", b'{"id": "x/+/#"}', qos=1).wait_for_publish(5)
+            raw.loop_stop()
+            raw.disconnect()
+            pub.emit([RepCompleted(900, exercise="squat", count=1, start_ms=0, end_ms=900, bottom_ms=400,
+                                   concentric_s=0.4, eccentric_s=0.5, rom_deg=90.0)])
+            pub.close()
+            time.sleep(1.0)
+        finally:
+            listen.terminate()
+            out, _ = listen.communicate(timeout=20)
+        assert listen.returncode == 0
+    docs = [json.loads(line) for line in out.splitlines()]
+    events = [d for d in docs if "type" in d]
+    assert [(e["type"], e["seq"]) for e in events] == [("ExerciseDetected", 1), ("RepCompleted", 2)]
+    assert {"node": "rack-9", "status": "offline"} in docs
+    assert "dropped a message (bad_shape)" in err_path.read_text() or \
+        "dropped a message (bad_id)" in err_path.read_text()
+    nobody = subprocess.run([sys.executable, "-m", "repsense", "listen", "--broker", f"mqtt://127.0.0.1:{_free()}"],
+                            capture_output=True, text=True, timeout=60, cwd=root)
+    assert nobody.returncode == 2 and "cannot reach broker" in nobody.stderr and "Traceback" not in nobody.stderr
+
+
+def _free() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
