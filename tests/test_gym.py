@@ -58,3 +58,26 @@ def test_gym_page_gets_every_node_live() -> None:
             snap = client.get("/api/gym").json()
             assert [(n["node"], n["online"], n["count"]) for n in snap["nodes"]] == [("rack-1", False, 2)]
         assert gym.hub is None     # stopped with the app
+
+
+def test_the_web_app_serves_the_gym_with_its_broker(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Mounted in ``repsense serve``'s app: the page, the WebSocket, and the embedded broker
+    started and stopped with the app when no broker is given."""
+    from mqtt_brokers import free_port
+
+    from repsense.app.gym import install
+    from repsense.app.server import Settings, create_app
+    from repsense.broker import port_in_use
+
+    port = free_port()
+    settings = Settings(work_dir=tmp_path)
+    gym = install(settings, port=port)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        assert gym.embedded is not None and gym.embedded.port == port
+        page = client.get("/gym")
+        assert page.status_code == 200 and "/static/gym.js" in page.text
+        assert client.get("/static/gym.js").status_code == 200
+        with client.websocket_connect("/ws/gym") as ws:
+            assert ws.receive_json() == {"type": "nodes", "broker": f"mqtt://127.0.0.1:{port}", "nodes": []}
+    assert not port_in_use("127.0.0.1", port)
