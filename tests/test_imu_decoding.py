@@ -1,5 +1,5 @@
-"""The step decoder (duration-aware Viterbi with a fixed lag) and ensembles of step models, on
-synthetic inputs (no data, no torch)."""
+"""The step decoder (duration-aware Viterbi with a fixed lag), the TCN runtime, streams and
+ensembles of step models, on synthetic inputs (no data, no torch)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from repsense.imu.decoding import DecoderConfig, StepDecoder, decode
-from repsense.imu.features import N_CLASSES, N_INPUTS
+from repsense.imu.features import N_CLASSES, N_INPUTS, windows
 from repsense.imu.model import StepModel
 
 # break 8+, squat first 10-16 / second 10-16 (classes 3, 4); burpee and sit-up likewise
@@ -113,3 +113,71 @@ def test_tolerant_hits_forgive_a_boundary_off_by_the_allowed_steps_only() -> Non
     assert tolerant_hits(true, late, 1).all()
     wrong = np.array([2, 0, 0, 1, 1, 1, 0, 0])       # a wrong label far from any boundary
     assert not tolerant_hits(true, wrong, 2)[0] and tolerant_hits(true, wrong, 2)[1:].all()
+
+
+def _tiny_tcn(seed: int, blocks: int = 3, channels: int = 6) -> StepModel:
+    rng = np.random.default_rng(seed)
+    w = {"in_w": rng.normal(size=(channels, N_INPUTS)), "in_b": rng.normal(size=channels),
+         "out_w": rng.normal(size=(N_CLASSES, channels)), "out_b": rng.normal(size=N_CLASSES)}
+    for i in range(blocks):
+        w.update({f"b{i}_w1": rng.normal(size=(channels, channels, 3)) / 3, f"b{i}_b1": rng.normal(size=channels),
+                  f"b{i}_w2": rng.normal(size=(channels, channels)) / 3, f"b{i}_b2": rng.normal(size=channels)})
+    return StepModel([{"type": "tcn", "blocks": blocks}], {k: v.astype(np.float32) for k, v in w.items()},
+                     np.zeros(N_INPUTS, np.float32), np.ones(N_INPUTS, np.float32), 2 ** (blocks + 1) - 1, 4,
+                     {"decoder": DecoderConfig(DURATIONS).to_dict()})
+
+
+def _tcn_by_definition(m: StepModel, win: np.ndarray) -> np.ndarray:
+    """The TCN's output for the last step of one window, written out as dilated convolutions."""
+    w = m.weights
+    h = [w["in_w"] @ x + w["in_b"] for x in win]
+    for i in range(int(m.spec[0]["blocks"])):
+        d = 2 ** i
+        h = [h[t + 2 * d] + w[f"b{i}_w2"] @ np.maximum(
+            sum(w[f"b{i}_w1"][:, :, k] @ np.maximum(h[t + k * d], 0) for k in range(3)) + w[f"b{i}_b1"], 0)
+            + w[f"b{i}_b2"] for t in range(len(h) - 2 * d)]
+    (last,) = h
+    z = w["out_w"] @ np.maximum(last, 0) + w["out_b"]
+    return np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+
+
+@pytest.mark.parametrize("n_steps", [3, 12, 80])
+def test_tcn_sequence_window_and_stream_agree(n_steps: int) -> None:
+    """Whole sequence, one window per step and one step at a time give the same probabilities,
+    the edges padded with the first and last step; short streams included."""
+    m = _tiny_tcn(0)
+    seq = np.random.default_rng(1).normal(size=(n_steps, N_INPUTS)).astype(np.float32)
+    whole = m.predict_sequence(seq)
+    assert whole.shape == (n_steps, N_CLASSES)
+    wins = windows(seq, m.length, m.lookahead)
+    np.testing.assert_allclose(m.predict_proba(wins), whole, atol=1e-6)
+    np.testing.assert_allclose(m.predict_proba(wins[-1:])[0], _tcn_by_definition(m, wins[-1]), atol=1e-5)
+    stream = m.stream()
+    got = [p for p in (stream.push(x) for x in seq) if p is not None]
+    assert len(got) == max(0, n_steps - m.lookahead)     # a step's probabilities come lookahead steps later
+    got += stream.finish()
+    np.testing.assert_allclose(np.array(got), whole, atol=1e-6)
+
+
+def test_tcn_ensembles_round_trip_and_stream(tmp_path: Path) -> None:
+    ens = StepModel.ensemble([_tiny_tcn(0), _tiny_tcn(1)])
+    ens.save(tmp_path / "tcn.npz")
+    back = StepModel.load(tmp_path / "tcn.npz")
+    assert [m.is_tcn for m in back.members] == [True, True] and back.length == 15
+    seq = np.random.default_rng(2).normal(size=(40, N_INPUTS)).astype(np.float32)
+    whole = back.predict_sequence(seq)
+    np.testing.assert_allclose(whole, ens.predict_sequence(seq), rtol=1e-6)
+    np.testing.assert_allclose(whole, (_tiny_tcn(0).predict_sequence(seq) + _tiny_tcn(1).predict_sequence(seq)) / 2,
+                               atol=1e-6)
+    stream = back.stream()
+    got = [p for p in (stream.push(x) for x in seq) if p is not None] + stream.finish()
+    np.testing.assert_allclose(np.array(got), whole, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_steps", [1, 5, 30])
+def test_window_model_stream_gives_its_sequence(n_steps: int) -> None:
+    m = StepModel.ensemble([_tiny_model(0), _tiny_model(1)])
+    seq = np.random.default_rng(4).normal(size=(n_steps, N_INPUTS)).astype(np.float32)
+    stream = m.stream()
+    got = [p for p in (stream.push(x) for x in seq) if p is not None] + stream.finish()
+    np.testing.assert_allclose(np.array(got), m.predict_sequence(seq), atol=1e-6)

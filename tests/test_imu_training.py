@@ -1,6 +1,7 @@
-"""``imu train`` end to end on two real recordings for one epoch: the torch networks (two seeds,
-time-warp augmentation) are exported to the numpy runtime (train_model checks numpy against
-torch) and the CLI writes loadable ensembles with their step decoder settings."""
+"""``imu train`` end to end on two real recordings, a few iterations: the torch networks (the
+shipped TCN, two seeds; the earlier window CNN, one epoch) are exported to the numpy runtime (the
+trainers check numpy against torch) and the CLI writes loadable models with their step decoder
+settings."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ EXERMOTE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "exe
 FILES = ("2017-04-28_08-35-55_Individual_3.csv", "2017-04-28_10-48-31_Individual_4.csv")
 
 
-def test_train_one_epoch_writes_numpy_models(tmp_path: Path) -> None:
+def test_train_writes_numpy_models(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     if not all((EXERMOTE / f).is_file() for f in FILES):
         if os.environ.get("CI"):
@@ -29,11 +30,11 @@ def test_train_one_epoch_writes_numpy_models(tmp_path: Path) -> None:
     for f in FILES:
         shutil.copy(EXERMOTE / f, data / f)
     out = tmp_path / "model.npz"
-    assert main(["train", "--data", str(data), "--out", str(out), "--epochs", "1", "--folds",
+    assert main(["train", "--data", str(data), "--out", str(out), "--iterations", "5", "--folds",
                  "--folds-dir", str(tmp_path / "folds"), "--seeds", "0,1"]) == 0
     model = StepModel.load(out)
-    assert model.info["individuals"] == [3, 4] and model.info["epochs"] == 1 and model.info["seeds"] == [0, 1]
-    assert [m.info["seed"] for m in model.members] == [0, 1]
+    assert model.info["individuals"] == [3, 4] and model.info["iterations"] == 5 and model.info["seeds"] == [0, 1]
+    assert [m.info["seed"] for m in model.members] == [0, 1] and all(m.is_tcn for m in model.members)
     decoder = model.decoder()
     assert decoder is not None and decoder.durations[0][0] >= 5  # rep durations learned from the labels
     assert sorted(p.name for p in (tmp_path / "folds").iterdir()) == \
@@ -41,6 +42,12 @@ def test_train_one_epoch_writes_numpy_models(tmp_path: Path) -> None:
     probs = model.predict_proba(np.zeros((2, model.length, 13), dtype=np.float32))
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
     assert main(["evaluate", "--data", str(data), "--loio", "--folds-dir", str(tmp_path / "folds")]) == 0
+
+    cnn = tmp_path / "cnn.npz"
+    assert main(["train", "--data", str(data), "--out", str(cnn), "--arch", "cnn", "--epochs", "1",
+                 "--seeds", "0"]) == 0
+    model = StepModel.load(cnn)
+    assert not model.is_tcn and model.info["epochs"] == 1 and model.length == 60
 
 
 def test_train_without_recordings_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,8 +1,9 @@
 """The wearable sensor path: IMU samples (phone on the upper arm, 10 Hz) -> exercise and reps.
 
-recording (CSV -> validated 10 Hz grid) -> features (per-step inputs) -> model (numpy 1-D CNN,
-per-step class probabilities) -> counter (reps with hysteresis) -> events. ``ImuTracker`` is the
-pure streaming engine; ``analysis`` replays files through it and ``mqtt`` runs it live.
+recording (CSV -> validated 10 Hz grid) -> features (per-step inputs) -> model (numpy dilated
+TCN, per-step class probabilities) -> decoding (duration-aware Viterbi, per-step labels) ->
+counter (reps from the labels) -> events. ``ImuTracker`` is the pure streaming engine;
+``analysis`` replays files through it and ``mqtt`` runs it live.
 """
 
 from repsense.imu.counter import CounterConfig, RepCounter

@@ -87,16 +87,19 @@ def cmd_listen(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from repsense.imu.model import DEFAULT_MODEL_PATH
-    from repsense.imu.training import TrainConfig, fold_model_path, load_labelled, train_ensemble
+    from repsense.imu.training import (SEEDS, TCN_SEEDS, TcnConfig, TrainConfig, fold_model_path, load_labelled,
+                                       train_ensemble)
 
     try:
         data = load_labelled(args.data)
     except RepsenseError as exc:
         _err(str(exc))
         return 2
-    cfg = TrainConfig(epochs=args.epochs)
+    cfg: TcnConfig | TrainConfig = (TcnConfig(iterations=args.iterations) if args.arch == "tcn"
+                                    else TrainConfig(epochs=args.epochs))
     try:
-        seeds = tuple(int(v) for v in str(args.seeds).split(","))
+        seeds = tuple(int(v) for v in str(args.seeds).split(",")) if args.seeds else \
+            (TCN_SEEDS if args.arch == "tcn" else SEEDS)
     except ValueError:
         _err(f"--seeds must be comma-separated integers, got {args.seeds!r}")
         return 2
@@ -151,7 +154,7 @@ def format_evaluation(ev: Any, title: str) -> str:
     lines = [f"{title}:",
              f"  sets: exercise named right in {100 * c['exercise_right']:.1f}% of {int(c['sets'])}, count off by "
              f"<=1 in {100 * c['within_one']:.1f}%, exact in {100 * c['exact']:.1f}%, MAE {c['mae']:.2f} reps, "
-             f"normalised MAE {c['nmae']:.3f}",
+             f"normalised MAE {c['nmae']:.3f}; {int(c['reps_outside_sets'])} reps counted outside every set",
              f"  steps: accuracy {ev.step_accuracy:.4f} exact"
              + (f", {ev.tolerant_step_accuracy[1]:.4f} / {ev.tolerant_step_accuracy[2]:.4f} with rep edges "
                 f"allowed 1 / 2 steps (100 / 200 ms) early or late" if ev.tolerant_step_accuracy else ""),
@@ -202,11 +205,13 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--folds", action="store_true",
                    help="also train one model per left-out individual (for 'evaluate --loio')")
     p.add_argument("--folds-dir", metavar="DIR")
-    p.add_argument("--epochs", type=int, default=8)
-    from repsense.imu.training import SEEDS
-
-    p.add_argument("--seeds", default=",".join(map(str, SEEDS)), metavar="N[,N...]",
-                   help="train one network per seed and ship their average (default: %(default)s)")
+    p.add_argument("--arch", choices=("tcn", "cnn"), default="tcn",
+                   help="tcn: the shipped dilated TCN; cnn: the earlier window CNN (default: tcn)")
+    p.add_argument("--iterations", type=int, default=1000, help="TCN training iterations (default: 1000)")
+    p.add_argument("--epochs", type=int, default=8, help="CNN training epochs (default: 8)")
+    p.add_argument("--seeds", metavar="N[,N...]",
+                   help="train one network per seed and ship their average (default: 0 for the TCN, "
+                        "0,1,2 for the CNN)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="per-step accuracy, macro-F1 and rep count error on labelled recordings")

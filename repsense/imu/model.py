@@ -1,19 +1,29 @@
-"""The step classifier at run time: a small 1-D CNN evaluated with numpy (no torch needed).
+"""The step classifier at run time, evaluated with numpy (no torch needed).
 
-The model file (``.npz``) holds the layer list as JSON under ``spec``, the weights under
-``w<i>``/``b<i>``, and the input normalisation (``mean``, ``std``), window ``length`` and
-``lookahead``. It maps a window of steps ``(B, length, N_INPUTS)`` to class probabilities
-``(B, N_CLASSES)`` for the step ``lookahead`` steps before the window's end.
+Two kinds of network, both mapping the steps around a step to its class probabilities, the step
+``lookahead`` steps before the newest one they see:
 
-A file may instead hold an ensemble: ``meta["members"]`` lists each member's spec, length and
-lookahead, its arrays are stored as ``m<j>_w<i>``, ``m<j>_b<i>``, ``m<j>_mean``, ``m<j>_std``,
-and the model's probabilities are the mean of the members' (all members share the lookahead;
-each sees the last ``length`` steps of the window).
+- a window CNN (``spec`` is a layer list: conv / relu / maxpool / flatten / linear): a window of
+  ``length`` steps ``(B, length, N_INPUTS)`` -> ``(B, N_CLASSES)``;
+- a dilated TCN (``spec == [{"type": "tcn", "blocks": n}]``): a 1x1 input layer, ``n`` residual
+  blocks ``h[t] + W2 relu(W1 * relu(h))[t]`` with a kernel-3 convolution of dilation 1, 2, 4, ...
+  (no padding, so each block looks ``2 d`` steps further back), and a 1x1 output layer over
+  ``relu(h)``. Its receptive field is ``length = 2^(n+1) - 1`` steps; it runs over a whole
+  sequence in one pass, and over a stream one step at a time with a short history per block
+  (``stream``), which costs a few matrix-vector products per step.
+
+The model file (``.npz``) holds the layer list as JSON under ``meta``, the weights (``w<i>``/``b<i>``
+per CNN layer; ``in_w``, ``in_b``, ``b<i>_w1``, ``b<i>_b1``, ``b<i>_w2``, ``b<i>_b2``, ``out_w``,
+``out_b`` for a TCN), the input normalisation (``mean``, ``std``), window ``length`` and
+``lookahead``. A file may instead hold an ensemble: ``meta["members"]`` lists each member's spec,
+length and lookahead, its arrays are stored with the prefix ``m<j>_``, and the model's
+probabilities are the mean of the members' (all members share the lookahead).
 """
 
 from __future__ import annotations
 
 import json
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,7 +54,8 @@ def _conv1d(x: np.ndarray, w: np.ndarray, b: np.ndarray, pad: int) -> np.ndarray
 
 @dataclass
 class StepModel:
-    """Window classifier: ``predict_proba(windows (B, length, N_INPUTS)) -> (B, N_CLASSES)``."""
+    """Step classifier: ``predict_proba(windows (B, length, N_INPUTS)) -> (B, N_CLASSES)``,
+    ``predict_sequence`` over a whole sequence, ``stream`` one step at a time."""
 
     spec: list[dict[str, Any]]
     weights: dict[str, np.ndarray]
@@ -80,7 +91,7 @@ class StepModel:
             for j, part in enumerate(parts):
                 pre = f"m{j}_" if "members" in meta else ""
                 weights = {k[len(pre):]: z[k].astype(np.float32) for k in z.files
-                           if k.startswith(pre) and k[len(pre)] in "wb" and k[len(pre) + 1:].isdigit()}
+                           if k.startswith(pre) and k != "meta" and k[len(pre):] not in ("mean", "std")}
                 models.append(cls(spec=part["spec"], weights=weights, mean=z[pre + "mean"].astype(np.float32),
                                   std=z[pre + "std"].astype(np.float32), length=int(part["length"]),
                                   lookahead=int(part["lookahead"]), info=part.get("info", {})))
@@ -124,11 +135,17 @@ class StepModel:
         cfg = self.decoder()
         return decode(probs, cfg) if cfg is not None else probs.argmax(axis=1)
 
+    @property
+    def is_tcn(self) -> bool:
+        return bool(self.spec) and self.spec[0]["type"] == "tcn"
+
     def predict_proba(self, win: np.ndarray) -> np.ndarray:
         if self.members:
             win = np.asarray(win, dtype=np.float32)
             return np.mean([m.predict_proba(win[:, win.shape[1] - m.length:]) for m in self.members],
                            axis=0).astype(np.float32)
+        if self.is_tcn:
+            return self._tcn(np.asarray(win, dtype=np.float32)[:, -self.length:])[:, -1]
         x = ((np.asarray(win, dtype=np.float32) - self.mean) / self.std).transpose(0, 2, 1)
         for i, layer in enumerate(self.spec):
             kind = layer["type"]
@@ -153,11 +170,165 @@ class StepModel:
         e = np.exp(x)
         return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
+    def _tcn(self, x: np.ndarray) -> np.ndarray:
+        """TCN over sequences ``(B, T, N_INPUTS)`` -> probabilities ``(B, T - length + 1, N_CLASSES)``."""
+        w = self.weights
+        h = ((x - self.mean) / self.std) @ w["in_w"].T + w["in_b"]
+        for i in range(int(self.spec[0]["blocks"])):
+            d, k = 2 ** i, w[f"b{i}_w1"]
+            r = np.maximum(h, 0.0)
+            n = r.shape[1] - 2 * d
+            z = r[:, :n] @ k[:, :, 0].T + r[:, d:d + n] @ k[:, :, 1].T + r[:, 2 * d:] @ k[:, :, 2].T + w[f"b{i}_b1"]
+            h = h[:, 2 * d:] + np.maximum(z, 0.0) @ w[f"b{i}_w2"].T + w[f"b{i}_b2"]
+        return _softmax(np.maximum(h, 0.0) @ w["out_w"].T + w["out_b"])
+
     def predict_sequence(self, inputs: np.ndarray, batch: int = 1024) -> np.ndarray:
         """Probabilities for every step of a whole sequence ``(T, N_INPUTS)`` -> ``(T, N_CLASSES)``,
-        edges padded like ``features.windows`` (used for training-time evaluation)."""
+        edges padded like ``features.windows`` (the first step repeated before, the last after)."""
+        if self.members:
+            return np.mean([m.predict_sequence(inputs, batch) for m in self.members], axis=0).astype(np.float32)
+        if self.is_tcn:
+            x = np.asarray(inputs, dtype=np.float32)
+            before = self.length - 1 - self.lookahead
+            padded = np.concatenate([np.repeat(x[:1], before, 0), x, np.repeat(x[-1:], self.lookahead, 0)])
+            return self._tcn(padded[None])[0]
         w = windows(inputs, self.length, self.lookahead)
         return np.concatenate([self.predict_proba(w[i:i + batch]) for i in range(0, len(w), batch)])
 
+    def stream(self) -> "StepStream":
+        """A stream of this model's step probabilities, fed one step of inputs at a time; gives
+        what ``predict_sequence`` gives for the same steps."""
+        if self.members:
+            return _EnsembleStream([m.stream() for m in self.members])
+        return _TcnStream(self) if self.is_tcn else _WindowStream(self)
 
-__all__ = ["StepModel", "DEFAULT_MODEL_PATH"]
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+class StepStream:
+    """``push(inputs (N_INPUTS,))`` returns the probabilities ``(N_CLASSES,)`` of the step
+    ``lookahead`` steps back once it is known, else None; ``finish()`` returns those of the steps
+    still waiting, the stream's end padded with its last step as ``predict_sequence`` pads it, and
+    starts afresh."""
+
+    def push(self, x: np.ndarray) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def finish(self) -> list[np.ndarray]:
+        raise NotImplementedError
+
+
+class _WindowStream(StepStream):
+    """A window model's stream: the last ``length`` steps, the start padded with the first one."""
+
+    def __init__(self, model: StepModel) -> None:
+        self.model = model
+        self._rows: deque[np.ndarray] = deque(maxlen=model.length)
+        self._steps = 0
+
+    def push(self, x: np.ndarray) -> np.ndarray | None:
+        m = self.model
+        if not self._rows:
+            self._rows.extend([x] * (m.length - 1 - m.lookahead))
+        self._rows.append(x)
+        self._steps += 1
+        if self._steps <= m.lookahead:
+            return None
+        return m.predict_proba(np.stack(self._rows)[None])[0]
+
+    def finish(self) -> list[np.ndarray]:
+        m = self.model
+        out = []
+        if self._rows:
+            rows = list(self._rows)
+            for k in range(min(m.lookahead, self._steps), 0, -1):
+                padded = rows + [rows[-1]] * (m.lookahead - k + 1)
+                out.append(m.predict_proba(np.stack(padded[-m.length:])[None])[0])
+        self._rows.clear()
+        self._steps = 0
+        return out
+
+
+class _TcnStream(StepStream):
+    """A TCN's stream: each block keeps its last ``2 d + 1`` inputs and computes one new output
+    per step."""
+
+    def __init__(self, model: StepModel) -> None:
+        self.model = model
+        self.blocks = int(model.spec[0]["blocks"])
+        self._reset()
+
+    def _reset(self) -> None:
+        self._hist = [deque(maxlen=2 * 2 ** i + 1) for i in range(self.blocks)]
+        self._steps = 0
+        self._last: np.ndarray | None = None
+
+    def _step(self, x: np.ndarray) -> np.ndarray | None:
+        m, w = self.model, self.model.weights
+        h = ((np.asarray(x, dtype=np.float32) - m.mean) / m.std) @ w["in_w"].T + w["in_b"]
+        for i, hist in enumerate(self._hist):
+            hist.append(h)
+            d, k = 2 ** i, w[f"b{i}_w1"]
+            if len(hist) <= 2 * d:
+                return None
+            z = (np.maximum(hist[0], 0.0) @ k[:, :, 0].T + np.maximum(hist[d], 0.0) @ k[:, :, 1].T
+                 + np.maximum(hist[2 * d], 0.0) @ k[:, :, 2].T + w[f"b{i}_b1"])
+            h = hist[2 * d] + np.maximum(z, 0.0) @ w[f"b{i}_w2"].T + w[f"b{i}_b2"]
+        return _softmax(np.maximum(h, 0.0) @ w["out_w"].T + w["out_b"])
+
+    def _pad(self, x: np.ndarray) -> None:
+        """The start of a stream: ``length - 1 - lookahead`` copies of the first step, as
+        ``predict_sequence`` pads it. A constant input gives a constant output in every block, so
+        one step per block fills its history (30x cheaper than pushing every copy)."""
+        m, w = self.model, self.model.weights
+        n = m.length - 1 - m.lookahead                 # copies, i.e. outputs of the layer below
+        h = ((np.asarray(x, dtype=np.float32) - m.mean) / m.std) @ w["in_w"].T + w["in_b"]
+        for i, hist in enumerate(self._hist):
+            hist.extend([h] * min(n, hist.maxlen or 0))
+            d, k = 2 ** i, w[f"b{i}_w1"]
+            n -= 2 * d                                  # this block's outputs from the copies
+            if n <= 0:
+                return
+            r = np.maximum(h, 0.0)
+            z = r @ k[:, :, 0].T + r @ k[:, :, 1].T + r @ k[:, :, 2].T + w[f"b{i}_b1"]
+            h = h + np.maximum(z, 0.0) @ w[f"b{i}_w2"].T + w[f"b{i}_b2"]
+
+    def push(self, x: np.ndarray) -> np.ndarray | None:
+        if self._last is None:
+            self._pad(x)
+        self._last = x
+        self._steps += 1
+        return self._step(x)
+
+    def finish(self) -> list[np.ndarray]:
+        out: list[np.ndarray] = []
+        if self._last is not None:
+            for _ in range(self.model.lookahead):   # a short stream answers only within these
+                p = self._step(self._last)
+                if p is not None:
+                    out.append(p)
+        self._reset()
+        return out
+
+
+class _EnsembleStream(StepStream):
+    """The mean of the members' streams (they share the lookahead, so they answer together)."""
+
+    def __init__(self, streams: list[StepStream]) -> None:
+        self.streams = streams
+
+    def push(self, x: np.ndarray) -> np.ndarray | None:
+        got = [s.push(x) for s in self.streams]
+        if got[0] is None:
+            return None
+        return np.mean(got, axis=0).astype(np.float32)
+
+    def finish(self) -> list[np.ndarray]:
+        parts = [s.finish() for s in self.streams]
+        return [np.mean(ps, axis=0).astype(np.float32) for ps in zip(*parts)]
+
+
+__all__ = ["StepModel", "StepStream", "DEFAULT_MODEL_PATH"]

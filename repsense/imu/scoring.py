@@ -88,6 +88,13 @@ def score_sets(rec: ImuRecording, events: list[Event]) -> list[SetScore]:
     return out
 
 
+def reps_outside_sets(rec: ImuRecording, events: list[Event]) -> int:
+    """Reps counted whose start lies in no set's span (widened by ``SET_MARGIN_MS``): false reps
+    in the set breaks."""
+    spans = [(s.start_ms - SET_MARGIN_MS, s.end_ms + SET_MARGIN_MS) for s in true_sets(rec)]
+    return sum(1 for e in events if isinstance(e, RepCompleted) and not any(a <= e.start_ms <= b for a, b in spans))
+
+
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
     f1s = []
     for c in range(n_classes):
@@ -167,6 +174,7 @@ def evaluate(items: list[tuple[str, ImuRecording, "object"]]) -> Evaluation:
     raw: dict[str, list[np.ndarray]] = {}
     sets: dict[str, list[SetScore]] = {}
     tolerant: dict[int, list[np.ndarray]] = {1: [], 2: []}
+    outside: dict[str, int] = {}
     for group, rec, model in items:
         probs = model.predict_sequence(step_inputs(rec.samples))  # type: ignore[attr-defined]
         raw.setdefault(group, []).append((probs.argmax(axis=1) + 1) // 2)
@@ -177,21 +185,25 @@ def evaluate(items: list[tuple[str, ImuRecording, "object"]]) -> Evaluation:
         p4.setdefault(group, []).append((pred + 1) // 2)
         for steps, hits in tolerant.items():
             hits.append(tolerant_hits(y4[group][-1], p4[group][-1], steps))
-        sets.setdefault(group, []).extend(score_sets(rec, run_recording(rec, model)))  # type: ignore[arg-type]
+        events = run_recording(rec, model)  # type: ignore[arg-type]
+        sets.setdefault(group, []).extend(score_sets(rec, events))
+        outside[group] = outside.get(group, 0) + reps_outside_sets(rec, events)
     per_group = {}
     for g in sorted(y4):
         yt, yp = np.concatenate(y4[g]), np.concatenate(p4[g])
         per_group[g] = {"step_accuracy": float(np.mean(yt == yp)),
                         "step_accuracy_1": float(np.mean(np.concatenate(
                             [tolerant_hits(a, b, 1) for a, b in zip(y4[g], p4[g])]))),
-                        "step_macro_f1": macro_f1(yt, yp, len(STEP_CLASSES)), **count_summary(sets[g])}
+                        "step_macro_f1": macro_f1(yt, yp, len(STEP_CLASSES)), **count_summary(sets[g]),
+                        "reps_outside_sets": float(outside[g])}
     yt = np.concatenate([a for g in sorted(y4) for a in y4[g]])
     yp = np.concatenate([a for g in sorted(p4) for a in p4[g]])
     all_sets = [s for g in sorted(sets) for s in sets[g]]
     return Evaluation(step_accuracy=float(np.mean(yt == yp)),
                       step_macro_f1=macro_f1(yt, yp, len(STEP_CLASSES)),
                       phase_accuracy=float(np.mean(np.concatenate(y7) == np.concatenate(p7))),
-                      counts=count_summary(all_sets), sets=all_sets, per_group=per_group,
+                      counts={**count_summary(all_sets), "reps_outside_sets": float(sum(outside.values()))},
+                      sets=all_sets, per_group=per_group,
                       undecoded_step_accuracy=float(np.mean(yt == np.concatenate([a for g in sorted(raw) for a in raw[g]]))),
                       tolerant_step_accuracy={k: float(np.mean(np.concatenate(v))) for k, v in tolerant.items()},
                       confusion=[[int(np.count_nonzero((yt == i) & (yp == j))) for j in range(len(STEP_CLASSES))]
@@ -199,4 +211,4 @@ def evaluate(items: list[tuple[str, ImuRecording, "object"]]) -> Evaluation:
 
 
 __all__ = ["TrueSet", "SetScore", "Evaluation", "evaluate", "STEP_CLASSES", "step_exercise_labels", "tolerant_hits",
-           "true_sets", "score_sets", "macro_f1", "count_summary"]
+           "true_sets", "score_sets", "reps_outside_sets", "macro_f1", "count_summary"]

@@ -3,12 +3,13 @@ replay and a live MQTT stream run the very same code, and it gives what the batc
 
 Samples may arrive at any rate and with jitter: they are averaged into 100 ms bins on a grid
 anchored at the first sample; bins missing for up to ``MAX_FILL_MS`` are interpolated. Each grid
-step gets class probabilities from the step model once ``model.lookahead`` later steps are known
-(2 s), the step decoder (``decoding.StepDecoder``, the one ``StepModel.predict_steps`` runs) makes
-its label final ``lag`` steps later (2 s), and the counter counts the decoded labels. So a step's
-label is final 4 s after the motion and a rep is reported 4.1 s after its last step, and on a
-recording without gaps the stream's labels and events are those of the batch path
-(``predict_steps`` + ``counter.count_labels``).
+step gets class probabilities from the step model's stream (``StepModel.stream``, equal to
+``predict_sequence``) once ``model.lookahead`` later steps are known (2 s), the step decoder
+(``decoding.StepDecoder``, the one ``StepModel.predict_steps`` runs) makes its label final ``lag``
+steps later (2 s), and the counter counts the decoded labels. So a step's label is final 4 s after
+the motion and a rep is reported 4.1 s after its last step, and on a recording without gaps the
+stream's labels and events are those of the batch path (``predict_steps`` +
+``counter.count_labels``).
 
 A sensor that misbehaves is logged (``logging`` channel ``repsense.imu.tracker``: a dropped sample
 with what was wrong with it, at most one such line every 10 s of stream time, the samples dropped
@@ -70,9 +71,8 @@ class ImuTracker:
         self._last_row: np.ndarray | None = None  # last finished bin (raw channels)
         self._last_bin: int | None = None
         self._last_valid_ms: int | None = None
-        self._rows: deque[np.ndarray] = deque(maxlen=self.model.length)  # model inputs
-        self._times: deque[int] = deque(maxlen=self.model.length)
-        self._steps_in_run = 0                    # grid steps since the window (re)started
+        self.probs = self.model.stream()
+        self._unclassified: deque[int] = deque()  # times of the steps waiting for their lookahead
         self._undecided: deque[tuple[np.ndarray, int]] = deque()  # steps the decoder has not labelled yet
         self._dropped: dict[str, int] = {}        # samples dropped since the last log line, by reason
         self._drop_line_ms: int | None = None     # stream time of the last log line about dropped samples
@@ -92,8 +92,8 @@ class ImuTracker:
                                 np.asarray([timestamp_ms], dtype=np.int64))
 
     def update_many(self, samples: np.ndarray, timestamps_ms: np.ndarray) -> list[Event]:
-        """Several samples at once (a replay); same events as calling ``update`` one by one, but
-        the model runs over all new windows in one batch."""
+        """Several samples at once (a replay or a batch message): the events of calling
+        ``update`` on each in turn."""
         samples = np.asarray(samples, dtype=np.float64).reshape(-1, N_CHANNELS)
         timestamps_ms = np.asarray(timestamps_ms, dtype=np.int64).reshape(-1)
         if len(samples) != len(timestamps_ms):
@@ -228,60 +228,33 @@ class ImuTracker:
     # -- model, decoder, counter --------------------------------------------------------------
 
     def _run(self, pending: list[tuple[np.ndarray, int]]) -> list[Event]:
-        """Append new steps to the window and classify every step whose lookahead is complete."""
-        if not pending:
-            return []
-        L, n = self.model.lookahead, self.model.length
-        wins: list[np.ndarray] = []
-        stamps: list[int] = []
+        """Feed new steps to the model and the decoder; count the steps whose labels are final."""
+        events: list[Event] = []
         for x, t in pending:
-            if not self._rows:
-                for _ in range(n - 1 - L):         # pad the start by repeating the first step
-                    self._rows.append(x)
-                    self._times.append(t)
-            self._rows.append(x)
-            self._times.append(t)
-            self._steps_in_run += 1
-            if self._steps_in_run > L:
-                wins.append(np.stack(self._rows))
-                stamps.append(self._times[n - 1 - L])
+            self._unclassified.append(t)
+            p = self.probs.push(x)
+            if p is not None:
+                events += self._decode(p)
         pending.clear()
-        return self._classify(wins, stamps)
+        return events
 
     def _end_run(self) -> list[Event]:
         """The end of a run of samples (stream end, long gap): classify the last ``lookahead``
-        steps by padding with the final step, label the steps the decoder still holds, complete
-        the rep in progress and close the set."""
+        steps (the model pads the end with the final step), label the steps the decoder still
+        holds, complete the rep in progress and close the set."""
         pending: list[tuple[np.ndarray, int]] = []
         self._close_bin(pending)
         events = self._run(pending)
-        L, n = self.model.lookahead, self.model.length
-        if self._rows:
-            todo = min(L, self._steps_in_run)
-            rows, times = list(self._rows), list(self._times)
-            wins, stamps = [], []
-            for k in range(todo, 0, -1):
-                # windows whose labelled step is `k` steps before the end, padded with the last row
-                padded = rows + [rows[-1]] * (L - k + 1)
-                wins.append(np.stack(padded[-n:]))
-                stamps.append(times[len(times) - k])
-            events += self._classify(wins, stamps)
-        self._rows.clear()
-        self._times.clear()
-        self._steps_in_run = 0
+        for p in self.probs.finish():
+            events += self._decode(p)
         events += self._label(self.decoder.flush())
         self._report_drops(self._last_valid_ms or 0, end=True)
         self._drop_line_ms = None
         return events + self.counter.flush()
 
-    def _classify(self, wins: list[np.ndarray], stamps: list[int]) -> list[Event]:
-        if not wins:
-            return []
-        events: list[Event] = []
-        for p, t in zip(self.model.predict_proba(np.stack(wins)), stamps):
-            self._undecided.append((p, t))
-            events += self._label(self.decoder.update(p))
-        return events
+    def _decode(self, p: np.ndarray) -> list[Event]:
+        self._undecided.append((p, self._unclassified.popleft()))
+        return self._label(self.decoder.update(p))
 
     def _label(self, labels: list[int]) -> list[Event]:
         """Count the steps whose labels became final (the oldest undecided ones)."""

@@ -1,7 +1,10 @@
-"""Training the step CNN (needs torch, a training-only extra) and leave-one-individual-out scoring.
+"""Training the step networks (needs torch, a training-only extra) and leave-one-individual-out
+scoring.
 
-The network is trained in torch and exported layer by layer to the numpy ``StepModel`` format,
-so run time needs numpy only.
+Two kinds (``model.py``): the window CNN (``TrainConfig``, ``train_model``) and the shipped
+dilated TCN (``TcnConfig``, ``train_tcn``), trained sequence to sequence on random crops of the
+recordings. Both are trained in torch and exported to the numpy ``StepModel`` format, so run time
+needs numpy only.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from repsense.imu.recording import ImuRecording, load_csv
 WINDOW = 60
 LOOKAHEAD = 20
 SEED = 0
-SEEDS = (0, 1, 2)  # the shipped model is the mean of networks trained with these seeds
+SEEDS = (0, 1, 2)  # the window CNN was shipped as the mean of networks trained with these seeds
+TCN_SEEDS = (0,)   # the shipped TCN: one network
 # Step decoding (repsense/imu/decoding.py): rep halves may be 1 step shorter or longer than seen in
 # training, labels are final 20 steps later, and break probabilities count 0.5 times (chosen on
 # the leave-one-individual-out predictions, like the counter's thresholds; docs/imu.md).
@@ -274,14 +278,154 @@ def train_model(data: list[Labelled], cfg: TrainConfig = TrainConfig(),
     return model
 
 
+@dataclass(frozen=True)
+class TcnConfig:
+    """The dilated TCN and its training: every step of random ``crop``-step stretches of the
+    recordings is a training example, with the CNN's augmentations applied per stretch."""
+
+    blocks: int = 7           # receptive field 2^(blocks+1) - 1 = 255 steps: 234 back, 20 ahead
+    channels: int = 64
+    dropout: float = 0.1
+    lookahead: int = LOOKAHEAD
+    iterations: int = 1000
+    crop: int = 256
+    batch: int = 16
+    max_lr: float = 3e-3
+    weight_decay: float = 1e-3
+    seed: int = SEED
+    threads: int = 1
+    jitter_deg: float = 25.0
+    warp: float = 1.25
+    amp: float = 0.2
+
+    @property
+    def length(self) -> int:
+        return 2 ** (self.blocks + 1) - 1
+
+
+def _tcn_network(cfg: TcnConfig) -> Any:
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Block(nn.Module):
+        def __init__(self, d: int) -> None:
+            super().__init__()
+            self.d = d
+            self.c1 = nn.Conv1d(cfg.channels, cfg.channels, 3, dilation=d)
+            self.c2 = nn.Conv1d(cfg.channels, cfg.channels, 1)
+            self.drop = nn.Dropout(cfg.dropout)
+
+        def forward(self, x: Any) -> Any:
+            return x[:, :, 2 * self.d:] + self.c2(self.drop(F.relu(self.c1(F.relu(x)))))
+
+    class Tcn(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inp = nn.Conv1d(N_INPUTS, cfg.channels, 1)
+            self.blocks = nn.ModuleList([Block(2 ** i) for i in range(cfg.blocks)])
+            self.out = nn.Conv1d(cfg.channels, N_CLASSES, 1)
+
+        def forward(self, x: Any) -> Any:
+            x = self.inp(x)
+            for b in self.blocks:
+                x = b(x)
+            return self.out(F.relu(x))
+
+    return Tcn()
+
+
+def train_tcn(data: list[Labelled], cfg: TcnConfig = TcnConfig(),
+              log: Callable[[str], None] | None = None) -> StepModel:
+    """Train the TCN on every step of ``data``; deterministic for a seed and thread count."""
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        raise InputError("training needs torch: pip install torch==2.13.0 (CPU build)") from None
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    mean, std = normalisation(np.concatenate([d.inputs for d in data]))
+    net = _tcn_network(cfg)
+    past = cfg.length - 1 - cfg.lookahead
+    seqs = [torch.from_numpy(np.concatenate([np.repeat(d.inputs[:1], past, 0), d.inputs,
+                                             np.repeat(d.inputs[-1:], cfg.lookahead, 0)]).astype(np.float32))
+            for d in data]
+    labs = [torch.from_numpy(d.labels) for d in data]
+    share = np.array([len(d.labels) for d in data], dtype=np.float64)
+    share /= share.sum()
+    opt = torch.optim.AdamW(net.parameters(), 1e-3, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.max_lr, total_steps=cfg.iterations)
+    flips = torch.tensor(MOUNTINGS, dtype=torch.float32)
+    mean_t, std_t = torch.from_numpy(mean)[None, :, None], torch.from_numpy(std)[None, :, None]
+    speed_power = torch.zeros(N_INPUTS)
+    speed_power[list(_SPEED1)] = 1
+    speed_power[list(_SPEED2)] = 2
+    rng = np.random.default_rng(cfg.seed)
+    n_in = cfg.crop + cfg.length - 1
+    t0, total = time.time(), 0.0
+    for it in range(cfg.iterations):
+        xs, ys = [], []
+        for _ in range(cfg.batch):
+            # a stretch of a recording at a random speed (time warp), labels read off nearest
+            k = rng.choice(len(data), p=share)
+            seq, lab = seqs[k], labs[k]
+            speed = float(np.exp(rng.uniform(-1, 1) * np.log(cfg.warp)))
+            start = rng.uniform(0, max(len(seq) - 1 - (n_in - 1) * speed, 0))
+            pos = torch.from_numpy(start + speed * np.arange(n_in)).clamp(0, len(seq) - 1.001)
+            lo = pos.floor().long()
+            frac = (pos - lo).float()[:, None]
+            x = seq[lo] * (1 - frac) + seq[(lo + 1).clamp(max=len(seq) - 1)] * frac
+            xs.append((x * (speed ** speed_power)[None, :]).T)
+            ys.append(lab[(pos[past:past + cfg.crop] - past).round().long().clamp(0, len(lab) - 1)])
+        xb, yb = torch.stack(xs), torch.stack(ys)
+        xb = _rotate(xb, flips, cfg.jitter_deg, gen)
+        for cols in ((3, 4, 5, 9, 11), (6, 7, 8, 10, 12)):  # acceleration, then rotation rate
+            g = 1 + cfg.amp * (torch.rand(cfg.batch, 1, 1, generator=gen) * 2 - 1)
+            xb[:, list(cols)] = xb[:, list(cols)] * g
+        xb = (xb - mean_t) / std_t
+        xb = xb * (1 + 0.1 * torch.randn(cfg.batch, 1, 1, generator=gen)) \
+            + 0.05 * torch.randn(xb.shape, generator=gen)
+        net.train()
+        loss = F.cross_entropy(net(xb), yb, label_smoothing=0.05)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        total += float(loss.detach())
+        if log and (it + 1) % 100 == 0:
+            log(f"iteration {it + 1}/{cfg.iterations}: loss {total / 100:.4f} ({time.time() - t0:.0f} s)")
+            total = 0.0
+    net.eval()
+    weights = {"in_w": net.inp.weight[:, :, 0], "in_b": net.inp.bias,
+               "out_w": net.out.weight[:, :, 0], "out_b": net.out.bias}
+    for i, b in enumerate(net.blocks):
+        weights.update({f"b{i}_w1": b.c1.weight, f"b{i}_b1": b.c1.bias,
+                        f"b{i}_w2": b.c2.weight[:, :, 0], f"b{i}_b2": b.c2.bias})
+    info = {"trained_on": sorted({Path(d.path).name for d in data}), "iterations": cfg.iterations,
+            "seed": cfg.seed, "individuals": sorted({d.individual for d in data}), "arch": "tcn",
+            "warp": cfg.warp, "amp": cfg.amp, "decoder": decoder_config(data).to_dict()}
+    model = StepModel([{"type": "tcn", "blocks": cfg.blocks}],
+                      {k: v.detach().numpy().astype(np.float32).copy() for k, v in weights.items()},
+                      mean, std, cfg.length, cfg.lookahead, info)
+    # The numpy runtime must reproduce torch on a real stretch, or the export is wrong.
+    probe = seqs[0][:600 + cfg.length - 1]
+    with torch.no_grad():
+        ref = torch.softmax(net(((probe.T[None] - mean_t) / std_t)), dim=1)[0].T.numpy()
+    got = model._tcn(probe.numpy()[None])[0]
+    if not np.allclose(got, ref, atol=1e-4):
+        raise RuntimeError(f"numpy export differs from torch by {np.abs(got - ref).max():.2e}")
+    return model
+
+
 def decoder_config(data: list[Labelled]) -> DecoderConfig:
     """The step decoder's settings, with rep durations from the training labels."""
     return DecoderConfig.from_labels([d.labels for d in data], slack=DECODER_SLACK, lag=DECODER_LAG,
                                      break_scale=DECODER_BREAK_SCALE)
 
 
-def train_ensemble(data: list[Labelled], cfg: TrainConfig = TrainConfig(), seeds: tuple[int, ...] = SEEDS,
-                   log: Callable[[str], None] | None = None) -> StepModel:
+def train_ensemble(data: list[Labelled], cfg: TrainConfig | TcnConfig = TcnConfig(),
+                   seeds: tuple[int, ...] = TCN_SEEDS, log: Callable[[str], None] | None = None) -> StepModel:
     """One network per seed, averaged (a single seed gives a plain model)."""
     import dataclasses
 
@@ -289,7 +433,10 @@ def train_ensemble(data: list[Labelled], cfg: TrainConfig = TrainConfig(), seeds
     for seed in seeds:
         if log and len(seeds) > 1:
             log(f"seed {seed}")
-        members.append(train_model(data, dataclasses.replace(cfg, seed=seed), log))
+        if isinstance(cfg, TcnConfig):
+            members.append(train_tcn(data, dataclasses.replace(cfg, seed=seed), log))
+        else:
+            members.append(train_model(data, dataclasses.replace(cfg, seed=seed), log))
     if len(members) == 1:
         return members[0]
     info = {k: v for k, v in members[0].info.items() if k != "seed"}
@@ -300,5 +447,5 @@ def fold_model_path(folder: Path, individual: int) -> Path:
     return folder / f"step_cnn_without_{individual}.npz"
 
 
-__all__ = ["TrainConfig", "Labelled", "load_labelled", "train_model", "train_ensemble", "decoder_config",
-           "individual_of", "fold_model_path", "WINDOW", "LOOKAHEAD", "SEEDS"]
+__all__ = ["TrainConfig", "TcnConfig", "Labelled", "load_labelled", "train_model", "train_tcn", "train_ensemble",
+           "decoder_config", "individual_of", "fold_model_path", "WINDOW", "LOOKAHEAD", "SEEDS", "TCN_SEEDS"]
