@@ -81,3 +81,53 @@ def test_the_web_app_serves_the_gym_with_its_broker(tmp_path) -> None:  # type: 
         with client.websocket_connect("/ws/gym") as ws:
             assert ws.receive_json() == {"type": "nodes", "broker": f"mqtt://127.0.0.1:{port}", "nodes": []}
     assert not port_in_use("127.0.0.1", port)
+
+
+def test_a_phone_on_the_arm_shows_up_like_a_camera() -> None:
+    """``imu listen`` publishes through the same module: the hub sees its node, exercise and reps."""
+    import io
+    import json
+    import threading
+
+    import paho.mqtt.client as mqtt
+
+    from conftest import require_data
+    from repsense.imu.model import StepModel
+    from repsense.imu.mqtt import ImuListener
+    from repsense.imu.recording import load_csv
+    from repsense.imu.tracker import ImuTracker
+    from repsense.sources.broker import BrokerHub
+
+    rec = load_csv(require_data("exermote", "2017-04-22_15-22-00_Individual_1.csv"))
+    model = StepModel.load()
+    with EmbeddedBroker("127.0.0.1", 0) as broker:
+        address = BrokerAddress.parse(broker.url, env={})
+        hub = BrokerHub(address).start()
+        listener = ImuListener(broker.url, "arm", lambda: ImuTracker(model), log=io.StringIO())
+        stop = threading.Event()
+        thread = threading.Thread(target=listener.run, args=(stop,))
+        thread.start()
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        pub.connect("127.0.0.1", broker.port)
+        pub.loop_start()
+        try:
+            assert hub.link.subscribed.wait(10) and listener.subscribed.wait(10)
+            for i in range(0, 900, 10):
+                batch = [{"timestamp_ms": int(rec.timestamp_ms[j]), "values": rec.samples[j].tolist()}
+                         for j in range(i, i + 10)]
+                pub.publish("repsense/arm/imu", json.dumps(batch).replace("NaN", "null"), qos=1)
+            pub.publish("repsense/arm/imu", b'{"end": true}', qos=1).wait_for_publish(10)
+            end = time.monotonic() + 60
+            while time.monotonic() < end:
+                view = {v["node"]: v for v in hub.snapshot()}.get("arm")
+                if view and view["total_reps"] >= 5 and view["online"]:
+                    break
+                time.sleep(0.1)
+        finally:
+            stop.set()
+            thread.join(20)
+            pub.loop_stop()
+            pub.disconnect()
+            hub.close(0)
+    assert view is not None and view["online"] and view["exercise"] in ("burpee", "squat", "sit_up")
+    assert view["total_reps"] >= 5 and view["session"]
