@@ -247,6 +247,10 @@ def test_demo_replays_the_sample_through_the_live_path(page, server: str) -> Non
     assert page.get_attribute("[data-testid=exercise]", "data-exercise") == "squat"
     stats = page.evaluate("window.repsenseStats")
     assert stats["tones"] >= 1, "no tone for a good rep"
+    page.click("[data-testid=summary-close]")
+    page.click("[data-testid=mute]")
+    assert page.get_attribute("[data-testid=mute]", "aria-pressed") == "true"
+    assert page.evaluate("localStorage.getItem('repsense.muted')") == "1"
     assert not [e for e in stats["errors"] if e.get("code") != "bad_time"], stats["errors"]
 
 

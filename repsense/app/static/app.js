@@ -1034,7 +1034,8 @@ function toggleRecord() {
     return;
   }
   const on = !state.recording;
-  if (on) { state.recorded = []; state.lastRecordedSession = null; }
+  // The server appends to one recording per session: so does the page.
+  if (on && state.lastRecordedSession !== state.session.id) state.recorded = [];
   state.recordArmed = on;
   send({ type: 'record', on });
   state.recording = on;   // the `recording` answer confirms it
