@@ -71,7 +71,7 @@ class ImuTracker:
         self._last_row: np.ndarray | None = None  # last finished bin (raw channels)
         self._last_bin: int | None = None
         self._last_valid_ms: int | None = None
-        self.probs = self.model.stream()
+        self.stream = self.model.stream()       # the model, one step at a time
         self._unclassified: deque[int] = deque()  # times of the steps waiting for their lookahead
         self._undecided: deque[tuple[np.ndarray, int]] = deque()  # steps the decoder has not labelled yet
         self._dropped: dict[str, int] = {}        # samples dropped since the last log line, by reason
@@ -232,7 +232,7 @@ class ImuTracker:
         events: list[Event] = []
         for x, t in pending:
             self._unclassified.append(t)
-            p = self.probs.push(x)
+            p = self.stream.push(x)
             if p is not None:
                 events += self._decode(p)
         pending.clear()
@@ -245,7 +245,7 @@ class ImuTracker:
         pending: list[tuple[np.ndarray, int]] = []
         self._close_bin(pending)
         events = self._run(pending)
-        for p in self.probs.finish():
+        for p in self.stream.finish():
             events += self._decode(p)
         events += self._label(self.decoder.flush())
         self._report_drops(self._last_valid_ms or 0, end=True)
