@@ -279,6 +279,13 @@ def test_upload_shows_counts_reps_plot_and_playable_video(page, server: str) -> 
         if (v.readyState >= 1) done(); else { v.addEventListener('loadedmetadata', done);
             v.addEventListener('error', done); v.load(); } })""")
     assert duration == pytest.approx(CLIP_S, abs=1.0), f"the annotated video reports {duration}"
+    played = page.evaluate("""async () => {
+        const v = document.querySelector('[data-testid=upload-video]');
+        await v.play();
+        await new Promise((r) => setTimeout(r, 800));
+        v.pause();
+        return [v.currentTime, v.getVideoPlaybackQuality().totalVideoFrames]; }""")
+    assert played[0] > 0.2 and played[1] > 3, f"the annotated video does not play: {played}"
     page.locator("[data-testid=upload-result]").scroll_into_view_if_needed()
     shot(page, "upload", "result")
 
