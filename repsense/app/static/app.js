@@ -112,7 +112,8 @@ function quantile(xs, q) {
   return a[Math.min(a.length - 1, Math.floor(q * a.length))];
 }
 function pushCapped(arr, x, cap = 5000) { arr.push(x); if (arr.length > cap) arr.splice(0, arr.length - cap); }
-function nextT() { state.lastT = Math.max(Date.now(), state.lastT + 1); return state.lastT; }
+// Pose times in epoch ms, strictly increasing (the server and the model both need that).
+function nextT(at = Date.now()) { state.lastT = Math.max(Math.round(at), state.lastT + 1); return state.lastT; }
 function withToken(path) {
   if (!TOKEN) return path;
   return `${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(TOKEN)}`;
@@ -724,14 +725,19 @@ function toRows(landmarks) {
 
 function sessionLive() { return !!state.session && !state.session.demo && !state.session.ending; }
 
-function processVideoFrame() {
+function processVideoFrame(metadata) {
   const v = el.video;
   if (!state.demo && v.readyState >= 2 && v.currentTime !== state.lastVideoTime && !state.cameraError) {
     state.lastVideoTime = v.currentTime;
     sizeCanvas(v.videoWidth, v.videoHeight);
     if (state.mode === 'landmarks' && state.landmarker) {
       const capturedAt = performance.now();
-      const t = nextT();
+      // The frame's capture time when the browser gives it: the engine's tempo then does not
+      // depend on how long the frame waited for the model.
+      const cap = metadata && Number.isFinite(metadata.captureTime) && Math.abs(capturedAt - metadata.captureTime) < 1000
+        ? metadata.captureTime : capturedAt;
+      const t = nextT(performance.timeOrigin + cap);
+      stats.clock = cap === capturedAt ? 'processing time' : 'capture time';
       let result = null;
       try { result = state.landmarker.detectForVideo(v, capturedAt); } catch (err) { stats.errors.push(String(err)); }
       pushCapped(stats.inferMs, performance.now() - capturedAt, 2000);
@@ -750,9 +756,9 @@ function processVideoFrame() {
 // One frame loop per opened camera: a new camera stops the old loop.
 function startFrameLoop() {
   const id = ++state.loopId;
-  const tick = () => {
+  const tick = (_now, metadata) => {
     if (id !== state.loopId) return;
-    processVideoFrame();
+    processVideoFrame(metadata);
     if ('requestVideoFrameCallback' in HTMLVideoElement.prototype && state.stream && !state.cameraError) {
       el.video.requestVideoFrameCallback(tick);
     } else {
@@ -987,7 +993,7 @@ async function toggleDemo() {
   updateButtons();
   const waitStarted = () => {
     if (!state.demo) return;
-    if (state.session && state.session.demo) { state.demo.t0 = performance.now(); demoStep(); } else setTimeout(waitStarted, 50);
+    if (state.session && state.session.demo) { state.demo.t0 = performance.now(); state.demo.wall0 = Date.now(); demoStep(); } else setTimeout(waitStarted, 50);
   };
   waitStarted();
 }
@@ -1001,7 +1007,8 @@ function demoStep() {
     const f = d.frames[d.i++];
     state.live = f.landmarks;
     stats.poseFrames += 1; state.poseTimes.push(performance.now());
-    if (state.session && !state.session.ending) sendPose(nextT(), f.landmarks, performance.now());
+    // The recording's own timing, so the demo counts the same on a busy machine.
+    if (state.session && !state.session.ending) sendPose(nextT(d.wall0 + (f.t - first)), f.landmarks, performance.now());
   }
   redraw();
   if (d.i >= d.frames.length) { stopDemo(false); return; }
