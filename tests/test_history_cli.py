@@ -16,7 +16,7 @@ def test_analyze_store_then_history_export_and_import(tmp_path, capsys):
                  "--profile", "ann"]) == 0
     out = capsys.readouterr()
     assert "sets:" in out.out and "squat: 5 reps, 5 good" in out.out
-    assert "stored as session" in out.err
+    assert "storing as session" in out.err
     assert main(["analyze", SAMPLE, "--exercise", "squat", "--json", "-"]) == 0   # not stored
     report = json.loads(capsys.readouterr().out)
     assert report["inputs"][0]["sets"][0]["reps"] == 5

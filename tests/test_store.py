@@ -195,6 +195,16 @@ def test_a_failing_database_drops_the_sink_and_the_session_goes_on(tmp_path, cap
     assert len(session.reps) == 5                                  # counting went on
 
 
+def test_a_session_that_ends_with_nothing_in_it_is_not_kept(db_url):
+    with Store(db_url) as store:
+        empty = StoreSink(store)
+        empty.emit([ExerciseDetected(0, exercise="squat")])
+        empty.close()
+        kept = StoreSink(store, keep_empty=True)
+        kept.close()
+        assert [s["id"] for s in store.list_sessions()] == [kept.session_id]
+
+
 def test_emit_does_not_wait_for_the_database(tmp_path):
     with Store(f"sqlite:///{tmp_path / 'h.db'}") as store:
         sink = StoreSink(store)

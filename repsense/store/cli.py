@@ -78,7 +78,7 @@ def analyze_options(args: argparse.Namespace, source: str) -> dict[str, Any]:
         kind = "recording" if Path(source).suffix.lower() == ".npz" else "video"
         sink = StoreSink(store, profile=args.profile, source=source, kind=kind,
                          exercise=args.exercise)
-        print(f"{source}: stored as session {sink.session_id} in {store.url}", file=sys.stderr)
+        print(f"{source}: storing as session {sink.session_id} in {store.url}", file=sys.stderr)
         options["sinks"] = [sink]
     return options
 

@@ -40,15 +40,19 @@ def _num(v: float | None) -> float | None:
 
 
 class StoreSink:
-    """An EventSink that stores one session. ``kind``: live, video, recording or imu."""
+    """An EventSink that stores one session. ``kind``: live, video, recording or imu. A session
+    that ends with nothing counted, held or cued is removed at ``close`` (a page opened and
+    closed, a video without a person) unless ``keep_empty``."""
 
     def __init__(self, store: Store, *, session_id: str | None = None, profile: str | None = None,
                  source: str = "", kind: str = "live", exercise: str = "auto",
-                 started_at: float | None = None, flush_s: float = FLUSH_S) -> None:
+                 started_at: float | None = None, flush_s: float = FLUSH_S,
+                 keep_empty: bool = False) -> None:
         self.store = store
         self.session_id = session_id or uuid.uuid4().hex[:12]
         self.profile = profile or DEFAULT_PROFILE
         self.flush_s = flush_s
+        self.keep_empty = keep_empty
         self._meta = {"id": self.session_id, "profile": self.profile, "kind": kind,
                       "source": source, "exercise_option": exercise,
                       "started_at": started_at if started_at is not None else time.time(),
@@ -174,6 +178,9 @@ class StoreSink:
             if faults:
                 conn.execute(S.session_faults.insert(), faults)
         values: dict[str, Any] = {"heartbeat_at": time.time(), "total_reps": self._total}
+        if done and not self.keep_empty and not (self._rep_idx or self._holds or self._cue_idx):
+            conn.execute(S.sessions.delete().where(S.sessions.c.id == sid))
+            return
         if done:
             values.update(status="ended", ended_at=time.time())
         conn.execute(update(S.sessions).where(S.sessions.c.id == sid).values(**values))
