@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from repsense.engine.events import Event
-from repsense.errors import InputError, RepsenseError
+from repsense.errors import RepsenseError
 
 
 def _err(msg: str) -> None:

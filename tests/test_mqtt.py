@@ -210,7 +210,6 @@ def test_embedded_broker_with_password_refuses_others() -> None:
 def test_hostile_messages_are_dropped_and_logged_once_per_kind() -> None:
     import paho.mqtt.client as mqtt
 
-    from repsense.sinks.mqtt import MqttLink
     from repsense.sources.broker import BrokerHub
 
     said: list[str] = []

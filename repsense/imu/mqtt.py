@@ -28,7 +28,6 @@ from typing import Callable, TextIO
 
 import numpy as np
 
-from repsense.errors import InputError
 from repsense.imu.recording import CHANNELS, N_CHANNELS
 from repsense.imu.tracker import ImuTracker
 from repsense.sinks.mqtt import (BrokerAddress, EventPublisher, LogLimiter, MqttLink, Outbox, Topics,

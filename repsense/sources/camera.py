@@ -92,11 +92,17 @@ def _capture(target: int | str):  # type: ignore[no-untyped-def]
     """An OpenCV capture; a stream gets open / read time-outs so a dead camera cannot hang the node."""
     import cv2
 
-    if isinstance(target, int):
-        return cv2.VideoCapture(target)
-    stall_ms = int(STREAM_STALL_S * 1000)
-    return cv2.VideoCapture(target, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 2 * stall_ms,
-                                                     cv2.CAP_PROP_READ_TIMEOUT_MSEC, stall_ms])
+    # OpenCV logs every backend it tries for a missing device: our own message says it once.
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        if isinstance(target, int):
+            return cv2.VideoCapture(target)
+        stall_ms = int(STREAM_STALL_S * 1000)
+        return cv2.VideoCapture(target, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 2 * stall_ms,
+                                                         cv2.CAP_PROP_READ_TIMEOUT_MSEC, stall_ms])
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 def _probe_capture(src: CameraSource, target: int | str) -> CameraSource:
