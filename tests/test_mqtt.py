@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import pathlib
 import time
 
@@ -331,3 +332,99 @@ def _free() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _tls_pair(tmp_path: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path, pathlib.Path]:
+    """A CA and a server certificate for 127.0.0.1 signed by it (PEM files)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "repsense test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = tmp_path / "ca.pem", tmp_path / "server.pem", tmp_path / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    for p in paths:
+        p.chmod(0o644)
+    return paths
+
+
+# paho-mqtt 2.2 leaves the socket of a failed TLS handshake (the untrusted-CA case) to the GC.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_mosquitto_over_tls_with_a_password(tmp_path: pathlib.Path) -> None:
+    """mqtts:// with --ca-file and user:password (from the environment) against a real Mosquitto;
+    a wrong password and an unknown CA are refused."""
+    import shutil
+    import subprocess
+
+    from mqtt_brokers import MOSQUITTO, _listening, free_port
+
+    from repsense.sinks.mqtt import EventPublisher, MqttLink, Topics
+
+    passwd = shutil.which("mosquitto_passwd")
+    if not pathlib.Path(MOSQUITTO).is_file() or passwd is None:
+        pytest.skip("mosquitto is not installed")
+    ca, cert, key = _tls_pair(tmp_path)
+    users = tmp_path / "passwords"
+    subprocess.run([passwd, "-b", "-c", str(users), "coach", "s3cret"], check=True, capture_output=True)
+    users.chmod(0o644)
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n"
+                    f"allow_anonymous false\npassword_file {users}\npersistence false\nlog_dest none\n"
+                    # run as root (the default drops to "mosquitto", who cannot read pytest's tmp dir)
+                    + ("user root\n" if os.geteuid() == 0 else ""))
+    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    links = []
+    try:
+        end = time.monotonic() + 20
+        while not _listening(port):
+            assert proc.poll() is None and time.monotonic() < end, "mosquitto did not start"
+            time.sleep(0.05)
+        env = {"REPSENSE_MQTT_USERNAME": "coach", "REPSENSE_MQTT_PASSWORD": "s3cret"}
+        got: list[tuple[str, bytes]] = []
+        sub = MqttLink(BrokerAddress.parse(f"mqtts://127.0.0.1:{port}", ca_file=str(ca), env=env), "sub",
+                       subscriptions=[("repsense/#", 1)], on_message=lambda t, p: got.append((t, p))).start()
+        links.append(sub)
+        assert sub.subscribed.wait(15)
+        link = MqttLink(BrokerAddress.parse(f"mqtts://coach:s3cret@127.0.0.1:{port}", ca_file=str(ca), env={}),
+                        "pub", outbox=Outbox(tmp_path / "o.sqlite"), status_topic=Topics().status("tls-1")).start()
+        EventPublisher(link, "tls-1", "s1").emit([ExerciseDetected(5, exercise="squat")])
+        assert link.flush(15)
+        links.append(link)
+        wrong = MqttLink(BrokerAddress.parse(f"mqtts://coach:nope@127.0.0.1:{port}", ca_file=str(ca), env={}),
+                         "wrong").start()
+        untrusted = MqttLink(BrokerAddress.parse(f"mqtts://coach:s3cret@127.0.0.1:{port}", env={}), "untrusted").start()
+        links += [wrong, untrusted]
+        assert not wrong.wait_first_attempt(10) and wrong.refused
+        assert not untrusted.wait_connected(3)
+        end = time.monotonic() + 10
+        while not any(t == "repsense/tls-1/events/ExerciseDetected" for t, _ in got) and time.monotonic() < end:
+            time.sleep(0.05)
+        assert any(t == "repsense/tls-1/events/ExerciseDetected" for t, _ in got)
+        assert ("repsense/tls-1/status", b"online") in got
+    finally:
+        for link in links:
+            link.close(0)
+        proc.terminate()
+        proc.wait(10)
