@@ -70,7 +70,7 @@ let delay = 500;
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${scheme}://${location.host}/ws/gym${location.search}`);
-  ws.onopen = () => { delay = 500; setConn("online", "live"); };
+  ws.onopen = () => { delay = 500; setConn("live", "live"); };
   ws.onmessage = (e) => {
     let msg;
     try { msg = JSON.parse(e.data); } catch { return; }
@@ -82,7 +82,7 @@ function connect() {
     }
   };
   ws.onclose = () => {
-    setConn("offline", "reconnecting");
+    setConn("reconnecting", "reconnecting");
     setTimeout(connect, delay);
     delay = Math.min(delay * 2, 10000);
   };

@@ -1,0 +1,104 @@
+"""The gym page in a real headless Chromium (Debian's chromium via Playwright): nodes publishing on
+the broker appear as cards with exercise, count, last cue and online/offline, live. Screenshot:
+out/screenshots/gym.png."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+pytest.importorskip("playwright.sync_api")
+
+from mqtt_brokers import free_port  # noqa: E402
+
+from repsense.app.gym import install  # noqa: E402
+from repsense.app.server import Settings, create_app  # noqa: E402
+from repsense.broker import EmbeddedBroker  # noqa: E402
+from repsense.engine.events import ExerciseDetected, FormWarning, HoldUpdated, RepCompleted  # noqa: E402
+from repsense.sinks.mqtt import BrokerAddress, EventPublisher, MqttLink, Outbox, Topics  # noqa: E402
+from tests.conftest import ROOT  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def gym_server(tmp_path: pathlib.Path) -> Iterator[tuple[str, str]]:
+    import uvicorn
+
+    if not pathlib.Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs {CHROMIUM}")
+        pytest.skip(f"{CHROMIUM} is not available")
+    with EmbeddedBroker("127.0.0.1", 0) as broker:
+        settings = Settings(work_dir=tmp_path)
+        install(settings, broker.url)
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                                               log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        try:
+            yield f"http://127.0.0.1:{port}", broker.url
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+
+
+def _node(url: str, node: str) -> EventPublisher:
+    link = MqttLink(BrokerAddress.parse(url, env={}), f"page-test-{node}", outbox=Outbox(None),
+                    status_topic=Topics().status(node)).start()
+    assert link.wait_connected(10)
+    return EventPublisher(link, node, f"s{node[-1]}", own_link=True)
+
+
+def test_gym_page_shows_the_nodes_live(gym_server: tuple[str, str]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, broker_url = gym_server
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 700})
+            page.goto(f"{base}/gym")
+            expect(page.get_by_test_id("connection")).to_have_text("live", timeout=15000)
+            expect(page.get_by_test_id("empty")).to_be_visible()
+            rack, plank = _node(broker_url, "rack-1"), _node(broker_url, "mat-2")
+            rack.emit([ExerciseDetected(10, exercise="squat")] + [
+                RepCompleted(1000 * i, exercise="squat", count=i, start_ms=1000 * i - 900, end_ms=1000 * i,
+                             bottom_ms=1000 * i - 400, concentric_s=0.4, eccentric_s=0.5, rom_deg=95.0)
+                for i in (1, 2, 3)])
+            rack.emit([FormWarning(3100, exercise="squat", code="not_deep",
+                                   message="Go deeper: hips down to knee height.")])
+            plank.emit([ExerciseDetected(10, exercise="plank"),
+                        HoldUpdated(20_000, exercise="plank", held_s=20.4, holding=True)])
+            card = page.locator('[data-node="rack-1"]')
+            expect(card.locator('[data-field="count"]')).to_have_text("3", timeout=15000)
+            expect(card.locator('[data-field="exercise"]')).to_have_text("squat")
+            expect(card.locator('[data-field="cue"]')).to_have_text("Go deeper: hips down to knee height.")
+            expect(card.locator('[data-field="state"]')).to_have_text("online")
+            mat = page.locator('[data-node="mat-2"]')
+            expect(mat.locator('[data-field="count"]')).to_have_text("20", timeout=15000)
+            expect(mat.locator('[data-field="unit"]')).to_have_text("s held")
+            plank.close()   # clean exit: retained "offline"
+            expect(mat.locator('[data-field="state"]')).to_have_text("offline", timeout=15000)
+            expect(page.get_by_test_id("empty")).to_be_hidden()
+            shots = ROOT / "out" / "screenshots"
+            shots.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shots / "gym.png"))
+            # A page opened now gets the whole gym at once.
+            other = browser.new_page()
+            other.goto(f"{base}/gym")
+            expect(other.locator('[data-node="rack-1"] [data-field="count"]')).to_have_text("3", timeout=15000)
+            expect(other.get_by_test_id("node")).to_have_count(2)
+            rack.close()
+        finally:
+            browser.close()
