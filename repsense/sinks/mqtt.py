@@ -478,15 +478,16 @@ class MqttLink:
         return self.connected.wait(timeout)
 
     def wait_first_attempt(self, timeout: float) -> bool:
-        """Wait for the first connection attempt to succeed or fail; True when connected."""
+        """Wait for the first connection attempt to succeed or fail; True when it succeeded (even if
+        the connection has been lost again since)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            if self.connected.is_set():
+            if self.ever_connected:
                 return True
             if self.unreachable.is_set() or self.refused:
                 return False
             time.sleep(0.02)
-        return self.connected.is_set()
+        return self.ever_connected
 
     def flush(self, timeout: float) -> bool:
         """Wait until the outbox is empty (everything acknowledged); False on timeout."""
@@ -534,38 +535,46 @@ class MqttLink:
         return info.rc == self._mqtt.MQTT_ERR_SUCCESS
 
     def _send_loop(self) -> None:
-        assert self.outbox is not None
         while not self._stop.is_set():
-            self._wake.wait(0.5)
-            self._wake.clear()
-            if self._reset.is_set():
-                # A new connection: resend every unacknowledged message, oldest first
-                # (consumers drop repeats by id).
-                self._reset.clear()
-                self._inflight.clear()
-                self._last_sent = 0
-            acked = []
-            while True:
-                try:
-                    mid = self._acks.get_nowait()
-                except queue.Empty:
-                    break
-                row = self._inflight.pop(mid, None)
-                if row is not None:
-                    acked.append(row)
-            self.outbox.delete(acked)
-            if not self.connected.is_set():
-                continue
-            room = self.window - len(self._inflight)
-            if room <= 0:
-                continue
-            for row, topic, payload, qos, retain in self.outbox.peek(self._last_sent, room):
-                info = self._client.publish(topic, payload, qos=qos, retain=retain)
-                if info.rc != self._mqtt.MQTT_ERR_SUCCESS:
-                    break  # connection gone: everything from the oldest is sent again on reconnect
-                self._inflight[info.mid] = row
-                self._last_sent = row
-                self.sent += 1
+            try:
+                self._send_some()
+            except sqlite3.Error as err:   # e.g. the disk is full: say so, keep trying
+                self.say(f"outbox {self.outbox.path if self.outbox else ''}: {err}; retrying")
+                self._stop.wait(1.0)
+
+    def _send_some(self) -> None:
+        """One round: take the acknowledgements, then fill the window from the outbox."""
+        assert self.outbox is not None
+        self._wake.wait(0.5)
+        self._wake.clear()
+        if self._reset.is_set():
+            # A new connection: resend every unacknowledged message, oldest first
+            # (consumers drop repeats by id).
+            self._reset.clear()
+            self._inflight.clear()
+            self._last_sent = 0
+        acked = []
+        while True:
+            try:
+                mid = self._acks.get_nowait()
+            except queue.Empty:
+                break
+            row = self._inflight.pop(mid, None)
+            if row is not None:
+                acked.append(row)
+        self.outbox.delete(acked)
+        if not self.connected.is_set():
+            return
+        room = self.window - len(self._inflight)
+        if room <= 0:
+            return
+        for row, topic, payload, qos, retain in self.outbox.peek(self._last_sent, room):
+            info = self._client.publish(topic, payload, qos=qos, retain=retain)
+            if info.rc != self._mqtt.MQTT_ERR_SUCCESS:
+                break  # connection gone: everything from the oldest is sent again on reconnect
+            self._inflight[info.mid] = row
+            self._last_sent = row
+            self.sent += 1
 
     # -- paho callbacks (network thread: no blocking, no outbox access)
 
