@@ -428,3 +428,28 @@ def test_mosquitto_over_tls_with_a_password(tmp_path: pathlib.Path) -> None:
             link.close(0)
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_broken_outbox_file_does_not_stop_the_events(tmp_path: pathlib.Path) -> None:
+    """The outbox cannot write (here: its table is gone): the event still goes out, from memory."""
+    from repsense.sinks.mqtt import EventPublisher, MqttLink
+
+    said: list[str] = []
+    got: list[str] = []
+    with EmbeddedBroker("127.0.0.1", 0) as broker:
+        address = BrokerAddress.parse(broker.url, env={})
+        sub = MqttLink(address, "sub", subscriptions=[("repsense/#", 1)],
+                       on_message=lambda t, p: got.append(t)).start()
+        assert sub.subscribed.wait(10)
+        box = Outbox(tmp_path / "o.sqlite")
+        link = MqttLink(address, "pub", outbox=box, say=said.append).start()
+        assert link.wait_connected(10)
+        box._db.execute("DROP TABLE outbox")
+        EventPublisher(link, "n1", "s1").emit([ExerciseDetected(1, exercise="squat")])
+        end = time.monotonic() + 10
+        while "repsense/n1/events/ExerciseDetected" not in got and time.monotonic() < end:
+            time.sleep(0.05)
+        link.close(0)
+        sub.close(0)
+    assert "repsense/n1/events/ExerciseDetected" in got
+    assert any("kept in memory only" in line for line in said)

@@ -524,7 +524,13 @@ class MqttLink:
         """Deliver ``payload`` even across outages and restarts (through the outbox)."""
         if self.outbox is None:
             raise RuntimeError("this link has no outbox")
-        self.outbox.put(topic, payload, qos, retain)
+        try:
+            self.outbox.put(topic, payload, qos, retain)
+        except sqlite3.Error as err:
+            # The file cannot take it (disk full, removed): paho's memory queue is all there is.
+            self.say(f"outbox {self.outbox.path}: {err}; this message is kept in memory only")
+            self._client.publish(topic, payload, qos=qos, retain=retain)
+            return
         self._wake.set()
 
     def send_live(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> bool:
