@@ -1,11 +1,13 @@
 """The live page's in-browser pose on this machine: pose frames per second and frame -> event latency.
 
-    .venv/bin/python bench/browser_pose.py [--seconds 30] [--models lite full] [--camera-fps 30]
+    .venv/bin/python bench/browser_pose.py [--seconds 30] [--configs lite lite:worker full] [--camera-fps 30]
 
 Starts `repsense serve` on a free port, opens the page in headless Chromium (Debian's
 /usr/bin/chromium through Playwright) with a fake camera playing a real clip of
 ../shared/data/videos/clips (640x360, converted into a temporary folder), starts a live session
-and, for each model, reads the page's counters (window.repsenseStats) over the window:
+and, for each configuration (``MODEL`` runs the model on the page's main thread, the page's
+default; ``MODEL:worker`` in its worker, ``?worker=1``), reads the page's counters
+(window.repsenseStats) over the window:
 
 - pose frames/s: camera frames the in-browser model (MediaPipe tasks-vision, CPU, VIDEO mode)
   turned into poses, each sent to the server;
@@ -63,14 +65,18 @@ def pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
 
 
-def measure(browser, base: str, model: str, seconds: float) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def measure(browser, base: str, config: str, seconds: float) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    model, _, where = config.partition(":")
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     try:
-        page.goto(f"{base}/?model={model}")
+        page.goto(f"{base}/?model={model}" + ("&worker=1" if where == "worker" else ""))
         page.wait_for_selector("body[data-ready=true]", timeout=60_000)
         stats = page.evaluate("window.repsenseStats")
         if not stats["modelReady"]:
             raise SystemExit(f"the {model} model did not load in the page: {stats['modelError']}")
+        if stats.get("modelWhere") != ("worker" if where == "worker" else "main thread"):
+            raise SystemExit(f"{config}: the model runs in the {stats.get('modelWhere')} "
+                             f"({stats.get('workerError')})")
         page.wait_for_selector("[data-testid=start-session]:enabled", timeout=30_000)
         page.click("[data-testid=start-session]")
         page.wait_for_function("window.repsenseStats.session !== null", timeout=30_000)
@@ -108,7 +114,9 @@ def measure(browser, base: str, model: str, seconds: float) -> dict[str, float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=30.0, help="measuring window per model")
-    ap.add_argument("--models", nargs="+", default=["lite", "full"], choices=["lite", "full"])
+    ap.add_argument("--configs", nargs="+", default=["lite", "lite:worker", "full"],
+                    choices=["lite", "lite:worker", "full", "full:worker"],
+                    help="model, on the page's main thread or (':worker') in its worker")
     ap.add_argument("--camera-fps", type=int, default=30, help="frame rate of the fake camera")
     ap.add_argument("--clip", type=pathlib.Path, default=CLIP)
     args = ap.parse_args()
@@ -129,20 +137,20 @@ def main() -> int:
                     "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                     f"--use-file-for-fake-video-capture={cam}"])
                 try:
-                    rows = {m: measure(browser, f"http://127.0.0.1:{port}", m, args.seconds)
-                            for m in args.models}
+                    rows = {c: measure(browser, f"http://127.0.0.1:{port}", c, args.seconds)
+                            for c in args.configs}
                 finally:
                     browser.close()
         finally:
             server.terminate()
             server.wait(timeout=20)
     print(f"in-browser pose, headless Chromium, fake camera 640x360 at {args.camera_fps} fps, "
-          f"{args.seconds:.0f} s per model ({args.clip.name})")
-    print(f"{'model':6} {'pose fps':>9} {'model ms':>15} {'latency ms':>15} {'camera->event ms':>18}"
+          f"{args.seconds:.0f} s each ({args.clip.name})")
+    print(f"{'config':9} {'pose fps':>9} {'model ms':>15} {'latency ms':>15} {'camera->event ms':>18}"
           f" {'poses':>6}")
-    print(f"{'':6} {'':>9} {'median / p99':>15} {'median / p99':>15} {'median / p99':>18}")
+    print(f"{'':9} {'':>9} {'median / p99':>15} {'median / p99':>15} {'median / p99':>18}")
     for m, r in rows.items():
-        print(f"{m:6} {r['pose_fps']:9.1f} {r['model_ms_median']:7.1f} / {r['model_ms_p99']:5.1f}"
+        print(f"{m:9} {r['pose_fps']:9.1f} {r['model_ms_median']:7.1f} / {r['model_ms_p99']:5.1f}"
               f" {r['latency_ms_median']:7.1f} / {r['latency_ms_p99']:5.1f}"
               f" {r['cam_event_ms_median']:9.1f} / {r['cam_event_ms_p99']:6.1f} {r['poses']:6d}")
     print("latency: a pose sent -> its answer; camera->event: a camera frame -> the engine's answer "

@@ -5,6 +5,11 @@ const params = new URLSearchParams(location.search);
 const FORCE_FRAMES = params.get('mode') === 'frames';
 const MODEL = params.get('model') === 'full' ? 'full' : 'lite';   // lite: see bench/browser_pose.py
 const TOKEN = params.get('token');
+// ?worker=1 runs the model in a worker (pose_worker.js). Not the default: on the 2-core test machine
+// it gave more pose frames/s but a longer camera -> event time (median 106 ms against 72 ms, p99
+// 808 against 216 ms; bench/browser_pose.py), and that time is what a person feels.
+const USE_WORKER = params.get('worker') === '1' && typeof Worker !== 'undefined';
+const WORKER_DEPTH = 2;
 const MODEL_TIMEOUT_MS = 30000;
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
 const MAX_BUFFER = 30000;        // poses kept while disconnected (~16 min at 30 fps)
@@ -72,6 +77,7 @@ const state = {
   seq: 0, lastT: 0,
   landmarker: null, mode: FORCE_FRAMES ? 'frames' : 'landmarks', modeNote: FORCE_FRAMES ? 'forced by ?mode=frames' : '',
   stream: null, track: null, cameraError: null, lastVideoTime: -1, loopId: 0,
+  worker: null, workerJobs: [], workerSeq: 0,
   frameInFlight: false, frameSentAt: 0,
   live: null, faultJoints: [], person: false,
   poseTimes: [],
@@ -503,7 +509,7 @@ function renderStatus() {
   const f2e = median(stats.frameToEventMs.slice(-60));
   const where = state.demo ? 'demo: poses from the sample recording'
     : state.mode === 'frames' ? `pose on the server${state.modeNote ? ` (${state.modeNote})` : ''}`
-      : `pose in the browser (${MODEL} model)`;
+      : `pose in the browser (${MODEL} model${state.worker ? ', worker' : ''})`;
   const parts = [];
   parts.push(state.wsOpen ? 'connected' : state.session ? `reconnecting${stats.buffered ? ` · ${stats.buffered} poses buffered` : ''}` : 'connecting');
   if (state.session) parts.push(`session ${state.session.id || '…'}`);
@@ -730,7 +736,21 @@ function processVideoFrame(metadata) {
   if (!state.demo && v.readyState >= 2 && v.currentTime !== state.lastVideoTime && !state.cameraError) {
     state.lastVideoTime = v.currentTime;
     sizeCanvas(v.videoWidth, v.videoHeight);
-    if (state.mode === 'landmarks' && state.landmarker) {
+    if (state.mode === 'landmarks' && state.worker) {
+      // Two frames in flight: the worker always has the next one when it finishes one.
+      if (state.workerJobs.length && performance.now() - state.workerJobs[0].capturedAt > 2000) state.workerJobs = [];
+      if (state.workerJobs.length < WORKER_DEPTH) {
+        const capturedAt = performance.now();
+        const cap = metadata && Number.isFinite(metadata.captureTime) && Math.abs(capturedAt - metadata.captureTime) < 1000
+          ? metadata.captureTime : capturedAt;
+        stats.clock = cap === capturedAt ? 'processing time' : 'capture time';
+        const job = { id: ++state.workerSeq, t: nextT(performance.timeOrigin + cap), capturedAt };
+        state.workerJobs.push(job);
+        createImageBitmap(v).then((bitmap) => {
+          state.worker.postMessage({ type: 'frame', id: job.id, bitmap, ts: capturedAt }, [bitmap]);
+        }).catch(() => { state.workerJobs = state.workerJobs.filter((j) => j !== job); });
+      }
+    } else if (state.mode === 'landmarks' && state.landmarker) {
       const capturedAt = performance.now();
       // The frame's capture time when the browser gives it: the engine's tempo then does not
       // depend on how long the frame waited for the model.
@@ -884,8 +904,54 @@ function onCameraEnded() {
 // ---------------------------------------------------------------------------------------------
 // the pose model in the browser
 
+// The model in a worker keeps the page's main thread free for drawing and the WebSocket; where a
+// module worker cannot run it, the main thread does; where neither can, the server (frames mode).
+function loadWorker() {
+  return new Promise((resolve, reject) => {
+    let w;
+    try { w = new Worker('/static/pose_worker.js', { type: 'module' }); } catch (err) { reject(err); return; }
+    const fail = (why) => { clearTimeout(timer); w.terminate(); reject(new Error(why)); };
+    const timer = setTimeout(() => fail('timed out'), MODEL_TIMEOUT_MS);
+    w.onmessage = (e) => {
+      if (e.data.type === 'ready') { clearTimeout(timer); w.onmessage = onWorkerMessage; w.onerror = null; resolve(w); }
+      else if (e.data.type === 'error') fail(e.data.message);
+    };
+    w.onerror = (e) => { e.preventDefault(); fail(e.message || 'the worker failed'); };
+    w.postMessage({
+      type: 'init', bundle: '/vendor/tasks-vision/vision_bundle.mjs', wasm: '/vendor/tasks-vision/wasm',
+      model: withToken(`/models/pose_landmarker_${MODEL}.task`),
+    });
+  });
+}
+
+function onWorkerMessage(e) {
+  const m = e.data;
+  if (m.type !== 'pose') return;
+  const i = state.workerJobs.findIndex((j) => j.id === m.id);
+  if (i < 0) return;                     // a late answer to a frame given up on
+  const job = state.workerJobs[i];
+  state.workerJobs.splice(0, i + 1);
+  if (m.error) stats.errors.push(m.error);
+  pushCapped(stats.inferMs, m.inferMs, 2000);
+  stats.poseFrames += 1; state.poseTimes.push(performance.now());
+  state.live = m.landmarks;
+  if (!m.landmarks) state.faultJoints = [];
+  if (sessionLive()) sendPose(job.t, m.landmarks, job.capturedAt);
+  redraw();
+}
+
 async function loadModel() {
   if (FORCE_FRAMES) return;
+  if (USE_WORKER) {
+    try {
+      state.worker = await loadWorker();
+      stats.modelReady = true; stats.modelWhere = 'worker';
+      updateButtons();
+      return;
+    } catch (err) {
+      stats.workerError = String(err && err.message ? err.message : err);
+    }
+  }
   const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), MODEL_TIMEOUT_MS));
   try {
     const load = (async () => {
@@ -897,7 +963,7 @@ async function loadModel() {
       });
     })();
     state.landmarker = await Promise.race([load, timeout]);
-    stats.modelReady = true;
+    stats.modelReady = true; stats.modelWhere = 'main thread';
   } catch (err) {
     stats.modelError = String(err && err.message ? err.message : err);
     state.mode = 'frames';
@@ -913,7 +979,7 @@ async function loadModel() {
 
 function updateButtons() {
   const live = !!state.session;
-  const ready = state.mode === 'frames' || !!state.landmarker;
+  const ready = state.mode === 'frames' || !!state.landmarker || !!state.worker;
   el.start.disabled = live || !!state.wantStart || !ready || !!state.cameraError || !state.stream || !!state.demo;
   el.start.dataset.ready = String(!el.start.disabled);
   el.end.disabled = !live || !!state.demo;

@@ -1,0 +1,40 @@
+// The pose model off the page's main thread: MediaPipe tasks-vision's PoseLandmarker (VIDEO mode,
+// CPU) in a module worker. The page posts camera frames as ImageBitmaps (one at a time) and gets
+// back the landmarks as 33 rows of [x, y, z, visibility], or null when nobody is in view.
+
+let landmarker = null;
+const round4 = (v) => Math.round(v * 10000) / 10000;
+
+self.onmessage = async (e) => {
+  const m = e.data;
+  if (m.type === 'init') {
+    try {
+      const vision = await import(m.bundle);
+      const files = await vision.FilesetResolver.forVisionTasks(m.wasm, true);
+      landmarker = await vision.PoseLandmarker.createFromOptions(files, {
+        baseOptions: { modelAssetPath: m.model, delegate: 'CPU' },
+        runningMode: 'VIDEO', numPoses: 1,
+      });
+      self.postMessage({ type: 'ready' });
+    } catch (err) {
+      self.postMessage({ type: 'error', message: String(err && err.message ? err.message : err) });
+    }
+    return;
+  }
+  if (m.type === 'frame') {
+    const t0 = performance.now();
+    let landmarks = null;
+    let error = null;
+    try {
+      const result = landmarker.detectForVideo(m.bitmap, m.ts);
+      if (result.landmarks && result.landmarks.length) {
+        landmarks = result.landmarks[0].map((p) => [round4(p.x), round4(p.y), round4(p.z), round4(p.visibility ?? 1)]);
+      }
+    } catch (err) {
+      error = String(err && err.message ? err.message : err);
+    } finally {
+      m.bitmap.close();
+    }
+    self.postMessage({ type: 'pose', id: m.id, landmarks, error, inferMs: performance.now() - t0 });
+  }
+};
