@@ -172,6 +172,52 @@ class EmbeddedBroker:
         self.stop()
 
 
+class BrokerKeeper:
+    """Makes sure a broker listens on 127.0.0.1:``port`` for a command that was given no broker:
+    it uses one that is already there (``repsense serve``'s, or a node's) and, when that one goes
+    away, starts its own in its place. Several commands may race for the port; one wins, the
+    others connect to it."""
+
+    def __init__(self, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST) -> None:
+        self.host = host
+        self.port = port
+        self.embedded: EmbeddedBroker | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    def ensure(self) -> bool:
+        """Start the embedded broker if nothing listens on the port; True if it was started now."""
+        if self.embedded is not None or port_in_use(self.host, self.port):
+            return False
+        try:
+            self.embedded = EmbeddedBroker(self.host, self.port).start()
+        except InputError:
+            return False   # someone else bound it first: use theirs
+        return True
+
+    def watch(self, connected: "threading.Event", on_start: Any = None, every_s: float = 2.0) -> None:
+        """In the background: while ``connected`` stays clear for ``every_s``, take over the port."""
+        def run() -> None:
+            while not self._stop.wait(every_s):
+                if self.embedded is None and not connected.is_set() and self.ensure() and on_start:
+                    on_start(self.embedded)
+
+        self._thread = threading.Thread(target=run, name="broker-keeper", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        if self.embedded is not None:
+            self.embedded.stop()
+            self.embedded = None
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m repsense.broker [--host H] [--port P]``: the embedded broker alone, until
     Ctrl-C or SIGTERM (user name and password from REPSENSE_MQTT_USERNAME / _PASSWORD)."""
@@ -198,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["EmbeddedBroker", "is_loopback", "port_in_use", "DEFAULT_HOST", "DEFAULT_PORT"]
+__all__ = ["BrokerKeeper", "EmbeddedBroker", "is_loopback", "port_in_use", "DEFAULT_HOST", "DEFAULT_PORT"]
 
 
 if __name__ == "__main__":

@@ -50,20 +50,27 @@ class _Broker:
     127.0.0.1:1883 (e.g. the one ``repsense serve`` embeds), else one embedded here."""
 
     def __init__(self, url: str | None, ca_file: str | None, embed: bool, port: int) -> None:
-        from repsense.broker import DEFAULT_HOST, EmbeddedBroker, port_in_use
+        from repsense.broker import BrokerKeeper
         from repsense.sinks.mqtt import BrokerAddress
 
-        self.embedded: Any = None
+        self.keeper: Any = None
         if url is None:
-            if embed and not port_in_use(DEFAULT_HOST, port):
-                self.embedded = EmbeddedBroker(DEFAULT_HOST, port).start()
-                _err(f"started the embedded MQTT broker on {self.embedded.url}")
-            url = f"mqtt://{DEFAULT_HOST}:{port}"
+            if embed:
+                self.keeper = BrokerKeeper(port)
+                if self.keeper.ensure():
+                    _err(f"started the embedded MQTT broker on {self.keeper.url}")
+            url = f"mqtt://127.0.0.1:{port}"
         self.address = BrokerAddress.parse(url, ca_file=ca_file)
 
+    def watch(self, connected: threading.Event) -> None:
+        """If the local broker this command borrowed goes away, start one in its place."""
+        if self.keeper is not None:
+            self.keeper.watch(connected, on_start=lambda b: _err(
+                f"the broker on {b.url} went away; started the embedded one in its place"))
+
     def stop(self) -> None:
-        if self.embedded is not None:
-            self.embedded.stop()
+        if self.keeper is not None:
+            self.keeper.stop()
 
 
 class RepPrinter:
@@ -140,6 +147,7 @@ def cmd_node(args: argparse.Namespace) -> int:
                           source_fps=source.fps, session_id=sid)
     _err(f"node {node}: {source.kind} {args.camera} -> {topics.events(node)} on {broker.address.url}"
          + (" (pose only: the server runs the engine)" if args.pose_only else ""))
+    broker.watch(link.connected)
     if not link.wait_connected(5.0):
         _err(f"broker {broker.address.url} not reachable yet; counting anyway: events wait in the "
              "outbox until it is")

@@ -131,3 +131,21 @@ def test_a_phone_on_the_arm_shows_up_like_a_camera() -> None:
             hub.close(0)
     assert view is not None and view["online"] and view["exercise"] in ("burpee", "squat", "sit_up")
     assert view["total_reps"] >= 5 and view["session"]
+
+
+def test_the_gym_takes_over_when_the_borrowed_broker_goes_away(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``serve`` found a node's embedded broker on the port and used it; the node exits and its
+    broker with it: the gym starts its own there and the nodes reconnect to it."""
+    from mqtt_brokers import BrokerProcess
+
+    other = BrokerProcess("embedded", tmp_path).start()
+    gym = Gym(port=other.port)
+    app = Starlette(routes=gym.routes(), lifespan=gym.lifespan)
+    with TestClient(app):
+        assert gym.embedded is None and gym.hub is not None and gym.hub.link.wait_connected(10)
+        other.stop()
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not (gym.embedded is not None and gym.hub.link.connected.is_set()):
+            time.sleep(0.1)
+        assert gym.embedded is not None and gym.embedded.port == other.port
+        assert gym.hub.link.connected.is_set()

@@ -348,3 +348,28 @@ def test_node_counts_an_http_camera_stream(tmp_path: pathlib.Path) -> None:
     mine = assert_complete(got, got[0]["session"])
     reps = [e for e in mine if e["type"] == "RepCompleted"]
     assert abs(len(reps) - label) <= 1 and "stream" in (tmp_path / "node.err").read_text()
+
+
+def test_node_takes_over_when_the_borrowed_broker_goes_away(clip_recording: tuple[pathlib.Path, int],
+                                                             tmp_path: pathlib.Path) -> None:
+    """No --broker and one was already on 127.0.0.1 (serve's): the node used it; it goes away
+    mid-clip; the node starts its own there and delivers everything (the outbox ends empty)."""
+    rec, _ = clip_recording
+    other = BrokerProcess("embedded", tmp_path).start()
+    outbox = tmp_path / "o.sqlite"
+    first = Collector(other.port)
+    proc, lines = node_process(tmp_path, sys.executable, "-m", "repsense", "node", "--camera", str(rec),
+                               "--node", "borrow", "--outbox", str(outbox), "--embedded-port", str(other.port),
+                               "--exercise", "squat")
+    try:
+        first.wait_for(lambda ev: any(e["type"] == "RepCompleted" for e in ev), 30)
+        other.stop()
+        assert proc.wait(90) == 0, (tmp_path / "node.err").read_text()
+    finally:
+        reap(proc)
+        first.close()
+        other.stop()
+    err = (tmp_path / "node.err").read_text()
+    assert "started the embedded one in its place" in err and "not delivered" not in err
+    with sqlite3.connect(outbox) as db:
+        assert db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0

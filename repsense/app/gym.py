@@ -45,7 +45,7 @@ class Gym:
         self.prefix = prefix
         self.run_engine = run_engine
         self.hub: BrokerHub | None = None
-        self.embedded: Any = None
+        self.keeper: Any = None
         self.url = ""
         self._clients: set[asyncio.Queue[dict[str, Any] | None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -54,27 +54,35 @@ class Gym:
 
     def start(self) -> None:
         """Start the embedded broker (when asked for) and the hub; blocking, call off the loop."""
-        from repsense.broker import DEFAULT_HOST, EmbeddedBroker, port_in_use
+        from repsense.broker import BrokerKeeper
         from repsense.sinks.mqtt import BrokerAddress, Topics
 
         url = self.broker_url
         if url is None:
-            if not port_in_use(DEFAULT_HOST, self.port):
-                self.embedded = EmbeddedBroker(DEFAULT_HOST, self.port).start()
-                log.warning("embedded MQTT broker on %s", self.embedded.url)
-            url = f"mqtt://{DEFAULT_HOST}:{self.port}"
+            self.keeper = BrokerKeeper(self.port)
+            if self.keeper.ensure():
+                log.warning("embedded MQTT broker on %s", self.keeper.url)
+            url = self.keeper.url
         address = BrokerAddress.parse(url, ca_file=self.ca_file)
         self.url = address.url
         self.hub = BrokerHub(address, topics=Topics(self.prefix), run_engine=self.run_engine,
                              on_change=self._changed).start()
+        if self.keeper is not None:
+            # A node's broker we borrowed may go away with the node: then serve one ourselves.
+            self.keeper.watch(self.hub.link.connected, on_start=lambda b: log.warning(
+                "the broker on %s went away; started the embedded one in its place", b.url))
+
+    @property
+    def embedded(self) -> Any:
+        return self.keeper.embedded if self.keeper is not None else None
 
     def stop(self) -> None:
         if self.hub is not None:
             self.hub.close(2.0)
             self.hub = None
-        if self.embedded is not None:
-            self.embedded.stop()
-            self.embedded = None
+        if self.keeper is not None:
+            self.keeper.stop()
+            self.keeper = None
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
