@@ -589,3 +589,17 @@ def test_a_plank_hold_is_timed(pw_driver, server: str, tmp_path: pathlib.Path) -
         assert held >= 4 and "Plank" in page.inner_text("[data-testid=summary]")
     finally:
         b.close()
+
+
+def test_pose_can_run_in_a_worker(page, server: str) -> None:  # type: ignore[no-untyped-def]
+    need_vendor()
+    open_page(page, server, "?worker=1")
+    assert page.evaluate("window.repsenseStats.modelWhere") == "worker"
+    page.wait_for_selector("[data-testid=start-session]:enabled")
+    page.click("[data-testid=start-session]")
+    page.wait_for_function("Number(document.querySelector('[data-testid=status]').dataset.frames)"
+                           " > 20")
+    assert skeleton_pixels(page) > 500
+    assert "worker" in page.inner_text("[data-testid=status]")
+    shot(page, "worker", "live")
+    end_and_summary(page)
