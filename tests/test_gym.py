@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import time
 
 import pytest
@@ -149,3 +150,38 @@ def test_the_gym_takes_over_when_the_borrowed_broker_goes_away(tmp_path) -> None
             time.sleep(0.1)
         assert gym.embedded is not None and gym.embedded.port == other.port
         assert gym.hub.link.connected.is_set()
+
+
+def test_a_browser_session_is_a_station_while_it_lasts(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Installed in the web app, every live session also publishes its events: the gym shows it as
+    ``web-<id>`` and drops it when the session ends."""
+    from repsense.app.gym import install
+    from repsense.app.server import Settings
+    from repsense.pose import PoseRecording
+    from repsense.session import Session
+
+    sample = PoseRecording.load(pathlib.Path(__file__).resolve().parents[1] / "repsense" / "samples" / "squats.npz")
+    with EmbeddedBroker("127.0.0.1", 0) as broker:
+        settings = Settings(work_dir=tmp_path)
+        gym = install(settings, broker.url)
+        assert settings.sink_factories == [gym.session_sink]
+        app = Starlette(routes=gym.routes(), lifespan=gym.lifespan)
+        with TestClient(app):
+            assert gym.hub is not None and gym.hub.link.subscribed.wait(10)
+            session = Session("squat", aspect=sample.aspect)
+            session.sinks.append(settings.sink_factories[0](session))
+            session.run(zip(sample.landmarks, sample.timestamp_ms))
+            node = f"web-{session.id}"
+
+            def view() -> dict | None:
+                return {v["node"]: v for v in gym.hub.snapshot()}.get(node) if gym.hub else None
+
+            end = time.monotonic() + 20
+            while time.monotonic() < end and not (view() and view()["count"] == 5):
+                time.sleep(0.05)
+            assert view() is not None and view()["count"] == 5 and view()["online"]
+            session.finish()
+            end = time.monotonic() + 20
+            while time.monotonic() < end and view() is not None:
+                time.sleep(0.05)
+            assert view() is None

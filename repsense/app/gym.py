@@ -153,16 +153,44 @@ class Gym:
             if msg.get("type") == "websocket.disconnect":
                 return
 
+    def session_sink(self, session: Any) -> "WebSessionPublisher":
+        """An ``EventSink`` for a live browser session (``Settings.sink_factories``): the session
+        shows up in the gym as node ``web-<session id>`` while it lasts."""
+        if self.hub is None:
+            raise RuntimeError("the gym is not running")
+        return WebSessionPublisher(self.hub, session.id)
+
     def routes(self) -> list[Any]:
         return [WebSocketRoute("/ws/gym", self.ws), Route("/api/gym", self.api)]
 
 
+class WebSessionPublisher:
+    """A browser session's events on the broker, as node ``web-<session id>``: ``online`` retained
+    while it runs, the retained status cleared when it ends (the gym drops the card)."""
+
+    def __init__(self, hub: BrokerHub, session_id: str) -> None:
+        from repsense.sinks.mqtt import EventPublisher
+
+        self.node = f"web-{session_id}"[:64]
+        self.link = hub.link
+        self.status_topic = hub.topics.status(self.node)
+        self.publisher = EventPublisher(hub.link, self.node, session_id, topics=hub.topics)
+        self.link.send(self.status_topic, b"online", qos=1, retain=True)
+
+    def emit(self, events: Any) -> None:
+        self.publisher.emit(events)
+
+    def close(self) -> None:
+        self.link.send(self.status_topic, b"", qos=1, retain=True)
+
+
 def install(settings: Any, broker_url: str | None = None, **options: Any) -> Gym:
-    """Mount the gym (routes, and the broker and hub for the app's lifetime) in the web app's
-    ``Settings``."""
+    """Mount the gym in the web app's ``Settings``: its routes, the broker and hub for the app's
+    lifetime, and every live browser session's events on the broker."""
     gym = Gym(broker_url, **options)
     settings.extra_routes.extend(gym.routes())
     settings.lifespans.append(gym.lifespan)
+    settings.sink_factories.append(gym.session_sink)
     return gym
 
 

@@ -49,6 +49,7 @@ class NodeView:
     session: str = ""
     engine: str = "node"        # "server" when the hub runs the engine on the node's pose stream
     last_seen: float = 0.0      # wall-clock time of the last message (s)
+    gone: bool = False          # its retained status was cleared: no longer a station
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -174,6 +175,13 @@ class BrokerHub:
                 log.exception("gym listener failed")
 
     def _status(self, node: str, payload: bytes) -> None:
+        if not payload:
+            # The retained status was cleared (a browser session that ended): the node is gone.
+            gone = self.nodes.pop(node, None)
+            if gone is not None:
+                gone.online, gone.gone = False, True
+                self._changed(gone)
+            return
         text = payload[:16].decode("utf-8", "replace")
         if text not in ("online", "offline"):
             raise BadMessage("bad_shape", f"status {text!r} is not 'online' or 'offline'")

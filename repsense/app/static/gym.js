@@ -2,7 +2,8 @@
 // (docs/mqtt.md says why not MQTT over WebSockets from the page).
 // Server -> page: {type: "nodes", broker, nodes: [view...]} on connect (and after falling behind),
 // then {type: "node", node: view} per change. view: {node, online, exercise, count, total_reps,
-// last_cue, hold_s, session, engine, last_seen}.
+// last_cue, hold_s, session, engine, last_seen, gone}; a node that is gone (a browser session that
+// ended) loses its card.
 
 const grid = document.getElementById("nodes");
 const empty = document.getElementById("empty");
@@ -77,6 +78,10 @@ function connect() {
     if (msg.type === "nodes") {
       document.getElementById("broker").textContent = msg.broker ? `(${msg.broker})` : "";
       replaceAll(msg.nodes || []);
+    } else if (msg.type === "node" && msg.node && msg.node.gone) {
+      const entry = cards.get(msg.node.node);
+      if (entry) { entry.el.remove(); cards.delete(msg.node.node); }
+      empty.hidden = cards.size > 0;
     } else if (msg.type === "node" && msg.node) {
       render(msg.node);
     }
