@@ -173,7 +173,8 @@ class Session:
             path=self.source, fps=fps, frames=self.frames, person_frames=self.person_frames,
             exercises=segments_from_events(self.events),
             source_fps=None if self.source_fps is None else round(self.source_fps, 3),
-            cues=cues_from_events(self.events), sets=sets_from_events(self.events))
+            cues=cues_from_events(self.events), sets=sets_from_events(self.events),
+            notes=self.tracker.notes())
 
     def recording(self) -> PoseRecording:
         """The poses fed while recording was on, as a recording."""

@@ -85,6 +85,39 @@ MEASURES: dict[str, Callable[[np.ndarray], float]] = {
 }
 
 
+# What a failed posture condition means, per measure: (value below its min, value above its max).
+MEASURE_FAILS: dict[str, tuple[str, str]] = {
+    "body_vertical_deg": ("body not horizontal", "body not upright"),
+    "torso_vertical_deg": ("torso not lying back", "torso not upright"),
+    "wrists_above_shoulders": ("hands not above the shoulders", "hands above the shoulders"),
+    "wrists_above_hips": ("hands not above the hips", "hands above the hips"),
+}
+
+
+def condition_failure(measure_name: str, below: bool, bound: float) -> str:
+    """Words for a posture condition that failed (``below``: the value was under its min)."""
+    words = MEASURE_FAILS.get(measure_name)
+    if words is not None:
+        return words[0] if below else words[1]
+    return f"{measure_name} {'below' if below else 'above'} {bound:g}"
+
+
+# Measures of the body's orientation in the image: lost when a pose is stretched to its own box.
+ORIENTATION_MEASURES = frozenset({"torso_vertical_deg", "body_vertical_deg"})
+
+
+def box_normalised(pose: np.ndarray, tolerance: float = 1e-3) -> bool:
+    """Whether a raw pose was min-max normalised per axis to its own bounding box (RepCount-A's
+    published poses): its landmarks span exactly 0..1 in both x and y. Such a pose has no image
+    position and no aspect, so walking and the body's tilt cannot be measured from it; a camera
+    pose practically never fills its frame exactly on all four sides."""
+    xy = pose[:, :2]
+    if np.isnan(xy).any():
+        return False
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    return bool((np.abs(lo) <= tolerance).all() and (np.abs(hi - 1.0) <= tolerance).all())
+
+
 def measure(name: str, pose: np.ndarray, aspect: float) -> float:
     """A posture measure (see MEASURES) on a gated pose; NaN when its joints are not visible."""
     return MEASURES[name](to_metric(pose, aspect))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,15 +18,33 @@ from repsense.engine.events import (Event, ExerciseDetected, HoldUpdated, Person
                              SessionEnded)
 from repsense.engine.form import Fault, FormJudge
 from repsense.engine.sets import DEFAULT_REST_S, SetKeeper
-from repsense.engine.generic import MotionSignal
-from repsense.engine.exercises import GENERIC, CountSpec, ExerciseSpec, SignalSpec, catalog, get_spec
+from repsense.engine.generic import GENERIC_SPEC, MotionParams, MotionSignal
+from repsense.engine.exercises import GENERIC, ExerciseSpec, catalog, get_spec
 from repsense.pose import is_missing, validate_pose
-from repsense.engine.signals import (body_point, combine_sides, measure, segment_signal,
+from repsense.engine.signals import (ORIENTATION_MEASURES, body_point, box_normalised,
+                              combine_sides, condition_failure, measure, segment_signal,
                               side_values, torso_length)
 from repsense.pose.smoothing import MIN_VISIBILITY, OneEuroFilter, gate_visibility
 from repsense.pose.geometry import to_metric
 
 PERSON_LOST_MS = 1000
+# In auto mode an exercise's own description counts only when the recogniser is at least this
+# sure of it; below, and for ``unknown``, the generic counter (which runs from the first frame,
+# so switching costs no reps) counts the segment under the recognised name. Chosen on RepCount-A
+# and the dev clips (docs/benchmarks.md).
+AUTO_SURE = 0.7
+# ... and hands a segment over to the generic counter when that has counted at least
+# HANDOVER_REPS reps in it and the description fewer than HANDOVER_SHARE of them: the movement
+# repeats, but not as the description expects (a variant, a view it cannot read, a posture gate
+# that blocks, or a wrong recognition).
+HANDOVER_REPS = 4
+HANDOVER_SHARE = 0.5
+# A counter's posture gate is reported (ExerciseCounter.gate_note) when it blocked at least this
+# share of the frames of a segment of at least this many frames.
+GATE_NOTE_SHARE = 0.5
+GATE_NOTE_FRAMES = 30
+# This many box-normalised poses in a row (signals.box_normalised) mark the input as such.
+BOXED_FRAMES = 10
 # In auto mode, poses kept for replay into the counter of a newly recognised exercise.
 REPLAY_MS = 4000
 IDLE = "idle"
@@ -34,15 +52,6 @@ TRAVEL_WINDOW_MS = 500
 # Pause at the turning point: time the signal stays within this share of the rep's range of it.
 PAUSE_BAND = 0.1
 
-# The class-agnostic counter: the body along its main direction of motion, in body sizes
-# (RMS joint distance from their mean; repsense.engine.signals.body_spread).
-GENERIC_SPEC = ExerciseSpec(
-    name=GENERIC, display="repetition",
-    signal=SignalSpec(type="motion"),
-    count=CountSpec(rest="high", min_rom=0.25, min_rep_s=0.5, max_rep_s=6.0,
-                    start_fraction=0.3, return_fraction=0.5),
-    max_travel_speed=1.0,
-)
 
 
 @dataclass(frozen=True)
@@ -70,8 +79,8 @@ class ExerciseCounter:
         self._last_reps: list[Rep | None] = [None] * sides
         self._hold = HoldTimer(spec.hold.enter_s, spec.hold.grace_s) if spec.hold else None
         self._hips: deque[tuple[int, float]] = deque()   # (t, hip x) for the walking gate
-        self._motion = MotionSignal(aspect) if spec.signal is not None and \
-            spec.signal.type == "motion" else None
+        self._motion = MotionSignal(aspect, params=spec.extra.get("motion", MotionParams())) \
+            if spec.signal is not None and spec.signal.type == "motion" else None
         self._last_hold_report = -1
         self.last_values: tuple[float, ...] = (math.nan,) * max(1, sides)
         self.form = FormJudge(spec, aspect)
@@ -79,6 +88,10 @@ class ExerciseCounter:
         self._signal_history: list[deque[tuple[int, float]]] = [deque() for _ in range(sides)]
         self._good_s = 0.0
         self._last_t: int | None = None
+        # Poses stretched to their own box (signals.box_normalised): no position, no tilt.
+        self.boxed = False
+        self.frames_seen = 0
+        self.posture_failures: dict[str, int] = {}   # failed condition -> frames it blocked
 
     @property
     def phase(self) -> str:
@@ -90,16 +103,35 @@ class ExerciseCounter:
     # --- gates -------------------------------------------------------------------------------
     def _posture_ok(self, pose: np.ndarray) -> bool:
         for cond in self.spec.posture:
+            if self.boxed and cond.measure in ORIENTATION_MEASURES:
+                continue  # the body's tilt is lost in a box-normalised pose
             v = measure(cond.measure, pose, self.aspect)
             if math.isnan(v):
                 continue  # not measurable from this view: do not block
-            if (cond.min is not None and v < cond.min) or (cond.max is not None and v > cond.max):
+            below = cond.min is not None and v < cond.min
+            if below or (cond.max is not None and v > cond.max):
+                bound = cond.min if below else cond.max
+                why = condition_failure(cond.measure, below, bound)  # type: ignore[arg-type]
+                self.posture_failures[why] = self.posture_failures.get(why, 0) + 1
                 return False
         return True
 
+    def gate_note(self) -> str | None:
+        """When the posture gate blocked most frames: which condition, how often, and the
+        description's hint (``[extra] gate_hint``), e.g. "push_up: body not horizontal in 96%
+        of frames: incline or wall push-ups? try --exercise generic"."""
+        if not self.posture_failures or self.frames_seen < GATE_NOTE_FRAMES:
+            return None
+        why, n = max(self.posture_failures.items(), key=lambda kv: kv[1])
+        if n < GATE_NOTE_SHARE * self.frames_seen:
+            return None
+        hint = self.spec.extra.get("gate_hint")
+        return f"{self.spec.name}: {why} in {100.0 * n / self.frames_seen:.0f}% of frames" + \
+            (f": {hint}" if hint else "")
+
     def _travelling(self, pose: np.ndarray, t: int) -> bool:
-        if self.spec.max_travel_speed is None:
-            return False
+        if self.spec.max_travel_speed is None or self.boxed:
+            return False   # a box-normalised pose has no position in the image
         p = to_metric(pose, self.aspect)
         hip = body_point(p, "hip")
         torso = torso_length(p)
@@ -136,6 +168,7 @@ class ExerciseCounter:
         return out + self.form.open_faults
 
     def update(self, pose: np.ndarray, t: int) -> list[Event]:
+        self.frames_seen += 1
         gated = not self._posture_ok(pose) or self._travelling(pose, t)
         if gated:
             self.form.close()
@@ -151,7 +184,7 @@ class ExerciseCounter:
             at_rest = all(c.phase is Phase.REST for c in self._counters)
             self.form.update(pose, t, at_rest)
         if self._motion is not None:
-            samples = [] if gated else self._motion.update(pose, t)
+            samples = [] if gated else self._motion.update(pose, t, self.boxed)
             self.last_values = (samples[-1][1] if samples else math.nan,)
             return [e for ts, v in samples for e in self._count([v], ts, t)]
         values = [math.nan] * len(self._counters) if gated else self._values(pose, t)
@@ -271,8 +304,8 @@ class Tracker:
     first reps are not lost, only reported late.
     """
 
-    def __init__(self, exercise: str = "auto", aspect: float = 1.0, person_id: int = 0,
-                 keep_trace: bool = False, recognizer: object | None = None,
+    def __init__(self, exercise: str | ExerciseSpec = "auto", aspect: float = 1.0,
+                 person_id: int = 0, keep_trace: bool = False, recognizer: object | None = None,
                  set_rest_s: float = DEFAULT_REST_S) -> None:
         self.aspect = aspect
         self._sets = SetKeeper(set_rest_s, person_id)   # SetCompleted after a rest or a change
@@ -289,7 +322,8 @@ class Tracker:
                 recognizer = ExerciseRecognizer(shipped_model(), aspect, person_id=person_id)
             self._recognizer = recognizer
         else:
-            spec = GENERIC_SPEC if exercise == GENERIC else get_spec(exercise)
+            spec = exercise if isinstance(exercise, ExerciseSpec) else \
+                GENERIC_SPEC if exercise == GENERIC else get_spec(exercise)
             self._counter = ExerciseCounter(spec, aspect, person_id)
         self._announced = self._recognizer is not None   # auto: the recogniser announces
         self._last_seen_ms: int | None = None
@@ -297,6 +331,20 @@ class Tracker:
         self._last_ms: int | None = None
         self.total_reps = 0
         self.trace: list[Sample] | None = [] if keep_trace else None
+        self.boxed = False      # the poses are box-normalised (see BOXED_FRAMES)
+        self._boxed_run = 0
+        # auto: the generic counter runs all along; its reps are reported while the recogniser
+        # is unsure (under ``_fallback_name``) and kept for REPLAY_MS otherwise
+        self._fallback = ExerciseCounter(GENERIC_SPEC, aspect, person_id) \
+            if self._recognizer is not None else None
+        self._fallback_name: str | None = None
+        self._fallback_kept: deque[RepCompleted] = deque()
+        self._segment_fallback: list[RepCompleted] = []   # generic reps in this segment
+        self._segment_reps: list[RepCompleted] = []       # the description's reps in it
+        self._decided = False   # the recogniser has said something (idle at the start is not)
+        # (exercise, time ms, generic reps, the description's reps) of every hand-over
+        self.handovers: list[tuple[str, int, int, int]] = []
+        self._notes: list[str] = []   # see notes()
 
     @property
     def exercise(self) -> str:
@@ -339,6 +387,10 @@ class Tracker:
             return events
         self._last_seen_ms = t
         self._lost = False
+        self._boxed_run = self._boxed_run + 1 if box_normalised(pose) else 0
+        self.boxed = self.boxed or self._boxed_run >= BOXED_FRAMES
+        if self._counter is not None:
+            self._counter.boxed = self.boxed
         gated = gate_visibility(pose, MIN_VISIBILITY)
         smooth = self._smoother(gated, t)
         if self._recognizer is not None:
@@ -346,12 +398,21 @@ class Tracker:
             self._history.append((t, smooth))
             while t - self._history[0][0] > REPLAY_MS:
                 self._history.popleft()
+            fallback = self._fallback_reps(smooth, t)
             if detected is not None:
                 events.append(detected)
-                events.extend(self._switch(detected.exercise, t))
+                events.extend(self._switch(detected.exercise, t, detected.confidence))
+                events.extend(self._fallback_reps_now(fallback, t))
                 return self._counted(self._coached(events, gated, t), smooth, t)
-        if self._counter is not None:
-            events.extend(self._counter.update(smooth, t))
+            events.extend(self._fallback_reps_now(fallback, t))
+            if self._counter is None and self._decided:   # idle, yet something repeats
+                events.extend(self._handover(t))
+        if self._counter is not None and self._counter is not self._fallback:
+            new = self._counter.update(smooth, t)
+            events.extend(new)
+            if self._fallback is not None:
+                self._segment_reps.extend(e for e in new if isinstance(e, RepCompleted))
+                events.extend(self._handover(t))
         return self._counted(self._coached(events, gated, t), smooth, t)
 
     @property
@@ -366,17 +427,96 @@ class Tracker:
         return events + self._coach.update(t, gated, counter.spec, counter.form.view,
                                            counter.take_faults())
 
-    def _switch(self, name: str, t: int) -> list[Event]:
+    def _fallback_reps(self, smooth: np.ndarray, t: int) -> list[RepCompleted]:
+        """Feed the always-running generic counter (auto mode); its new reps."""
+        assert self._fallback is not None
+        self._fallback.boxed = self.boxed
+        return [e for e in self._fallback.update(smooth, t) if isinstance(e, RepCompleted)]
+
+    def _handover(self, t: int) -> list[Event]:
+        """Hand a segment over to the generic counter (see HANDOVER_REPS); its reps in the
+        segment that no rep of the description overlaps are reported now."""
+        counter, generic = self._counter, self._segment_fallback
+        if (counter is not None and counter.spec.is_hold) or len(generic) < HANDOVER_REPS or \
+                len(self._segment_reps) >= HANDOVER_SHARE * len(generic):
+            return []
+        name = counter.spec.name if counter is not None else GENERIC   # idle: unknown movement
+        self.handovers.append((name if counter is not None else IDLE, t, len(generic),
+                               len(self._segment_reps)))
+        self._note(f"{name}: counted by the generic counter from {t / 1000.0:.1f} s: it saw "
+                   f"{len(generic)} repetitions there, the {name} description "
+                   f"{len(self._segment_reps)}" if counter is not None else
+                   f"a movement repeated while the recogniser saw no exercise: counted by the "
+                   f"generic counter from {t / 1000.0:.1f} s")
+        events = self._retire(counter, t) if counter is not None else []
+        self._counter, self._fallback_name = self._fallback, name
+        events.extend(replace(e, exercise=name) for e in generic
+                      if not any(min(e.end_ms, r.end_ms) > max(e.start_ms, r.start_ms)
+                                 for r in self._segment_reps))
+        return events
+
+    def _fallback_reps_now(self, reps: list[RepCompleted], t: int) -> list[Event]:
+        """The generic counter's reps to report now: all while it counts the segment (named as
+        the segment), none otherwise (kept REPLAY_MS for a switch to an unsure segment)."""
+        self._segment_fallback.extend(reps)
+        if self._fallback_name is not None:
+            return [replace(e, exercise=self._fallback_name) for e in reps]
+        self._fallback_kept.extend(reps)
+        while self._fallback_kept and t - self._fallback_kept[0].end_ms > REPLAY_MS:
+            self._fallback_kept.popleft()
+        return []
+
+    def _retire(self, counter: ExerciseCounter, t: int) -> list[Event]:
+        """Finish a counter; keep its posture-gate note."""
+        note = counter.gate_note()
+        if note is not None:
+            self._note(note)
+        return counter.finish(t)
+
+    def _note(self, text: str) -> None:
+        if text not in self._notes:
+            self._notes.append(text)
+
+    def notes(self) -> list[str]:
+        """What a report should say about how the counting went: posture gates that blocked
+        most of a segment (which condition, how often), segments the generic counter took over."""
+        out = list(self._notes)
+        counter = self._counter
+        if counter is not None and counter is not self._fallback:
+            note = counter.gate_note()
+            if note is not None and note not in out:
+                out.append(note)
+        return out
+
+    def _switch(self, name: str, t: int, confidence: float = 1.0) -> list[Event]:
         """Close the current segment and start counting ``name`` from the poses since the last
-        switch."""
-        events = self._counter.finish(t) if self._counter is not None else []
+        switch: with its description when the recogniser is sure (AUTO_SURE), else with the
+        generic counter that has run all along."""
+        self._decided = True
+        events = self._retire(self._counter, t) if self._counter is not None and \
+            self._counter is not self._fallback else []
+        was_idle = self._counter is None
+        self._fallback_name = None
+        start = self._history[0][0] if self._history else t
+        self._segment_fallback = [e for e in self._fallback_kept if e.end_ms >= start]
+        self._segment_reps = []
         if name == IDLE:
             self._counter = None
+        elif name not in catalog() or (confidence < AUTO_SURE and not catalog()[name].is_hold):
+            assert self._fallback is not None
+            self._counter = self._fallback
+            self._fallback_name = name if name in catalog() else GENERIC
+            if was_idle:   # reps the generic counter saw since the last switch
+                events.extend(replace(e, exercise=self._fallback_name)
+                              for e in self._segment_fallback)
         else:
-            spec = catalog().get(name, GENERIC_SPEC)   # unknown: the generic counter
+            spec = catalog()[name]
             self._counter = ExerciseCounter(spec, self.aspect, self.person_id)
+            self._counter.boxed = self.boxed
             for th, past in self._history:
                 events.extend(self._counter.update(past, th))
+            self._segment_reps = [e for e in events if isinstance(e, RepCompleted)]
+        self._fallback_kept.clear()
         self._history.clear()
         return events
 

@@ -99,6 +99,8 @@ class InputReport:
     source_fps: float | None = None
     cues: list[Cue] = field(default_factory=list)
     sets: list[SetReport] = field(default_factory=list)
+    # how the counting went, e.g. a posture gate that blocked most frames (Tracker.notes)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def total_reps(self) -> int:
@@ -216,6 +218,7 @@ def format_text(report: InputReport, source: str = "camera") -> str:
                      f"person seen in {seen:.0f}% of frames")
     if not report.exercises:
         lines.append("  no repetitions found")
+    lines.extend(f"  note: {note}" for note in report.notes)
     for ex in report.exercises:
         span = f"{ex.start_s:.1f}-{ex.end_s:.1f} s" if ex.start_s is not None else ""
         if ex.hold_s is not None and ex.reps == 0:
