@@ -13,6 +13,15 @@ every clip to its labelled span instead.
 
 ``--poses DIR`` keeps the pose recordings there and reuses them on the next run, so counting can
 be re-measured in seconds; without it every video goes through the pose model.
+
+``--repcount`` runs the 82 RepCount-A pose recordings of ``../shared/data/repcount`` instead
+(long YouTube sets, poses min-max normalised per frame and axis; see the data README) with
+``--exercise auto`` and ``generic`` (or the one given), and prints per class and overall the
+normalised MAE, off-by-one and exact rates. A video with a true count of 0 is scored on
+|predicted - 0| / 1. ``--folds K`` also prints the generic counter's K-fold cross-validation by
+video (the fold's parameters chosen on the other folds, scored on it).
+
+    .venv/bin/python bench/count_accuracy.py --repcount [--exercise auto|generic] [--folds 5]
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from dataclasses import dataclass
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "videos"
+REPCOUNT = ROOT.parent / "shared" / "data" / "repcount"
 UCF_EXERCISE = {"BodyWeightSquats": "squat", "JumpingJack": "jumping_jack",
                 "HandStandPushups": "handstand_push_up"}
 
@@ -99,6 +109,132 @@ def score(rows: list[tuple[Clip, float]]) -> dict[str, float]:
             "nmae": sum(nmae) / len(nmae) if nmae else float("nan")}
 
 
+@dataclass(frozen=True)
+class RepCountVideo:
+    path: pathlib.Path
+    cls: str               # RepCount-A's class name (bench_pressing, situp, others, ...)
+    count: int
+    bounds: tuple[int, ...]   # start and end frame of every rep, in pairs
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def repcount_videos(data: pathlib.Path = REPCOUNT) -> list[RepCountVideo]:
+    with open(data / "labels.csv", newline="") as f:
+        return [RepCountVideo(data / row["file"], row["class"], int(row["count"]),
+                              tuple(int(b) for b in row["cycle_bounds"].split()))
+                for row in csv.DictReader(f)]
+
+
+def repcount_recording(video: RepCountVideo):  # type: ignore[no-untyped-def]
+    from repsense.pose import PoseRecording
+
+    return PoseRecording.load(video.path)
+
+
+def repcount_score(rows: list[tuple[int, float]]) -> dict[str, float]:
+    """nMAE (a true count of 0 is divided by 1), off-by-one and exact over (true, predicted)."""
+    n = len(rows)
+    if not n:
+        return {"n": 0, "nmae": float("nan"), "obo": float("nan"), "exact": float("nan")}
+    return {"n": n, "nmae": sum(abs(p - t) / max(t, 1) for t, p in rows) / n,
+            "obo": sum(abs(p - t) <= 1 for t, p in rows) / n,
+            "exact": sum(p == t for t, p in rows) / n}
+
+
+def repcount_table(preds: dict[str, dict[str, float]], videos: list[RepCountVideo]) -> str:
+    """Per class and overall nMAE / off-by-one / exact, one column group per mode."""
+    modes = list(preds)
+    head = f"{'class':16s} {'n':>3s}" + "".join(
+        f" | {m + ' nMAE':>12s} {'OBO':>5s} {'exact':>5s}" for m in modes)
+    lines = [head]
+    classes = sorted({v.cls for v in videos})
+    for cls in classes + ["all"]:
+        sub = [v for v in videos if cls in ("all", v.cls)]
+        line = f"{cls:16s} {len(sub):3d}"
+        for m in modes:
+            s = repcount_score([(v.count, preds[m][v.name]) for v in sub])
+            line += f" | {s['nmae']:12.3f} {s['obo']:5.3f} {s['exact']:5.3f}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def run_repcount(modes: list[str], folds: int = 0) -> int:
+    from repsense.session import analyze_recording
+
+    videos = repcount_videos()
+    preds: dict[str, dict[str, float]] = {m: {} for m in modes}
+    print(f"{'video':14s} {'class':16s} {'true':>5s}" + "".join(f" {m:>8s}" for m in modes))
+    for v in videos:
+        rec = repcount_recording(v)
+        for m in modes:
+            preds[m][v.name] = float(analyze_recording(rec, m).report.total_reps)
+        print(f"{v.name:14s} {v.cls:16s} {v.count:5d}" +
+              "".join(f" {preds[m][v.name]:8.0f}" for m in modes), flush=True)
+    print()
+    print(repcount_table(preds, videos))
+    if folds:
+        print()
+        print(cross_validate(videos, folds))
+    return 0
+
+
+def generic_candidates() -> dict[str, object]:
+    """The generic counter's settings the cross-validation chooses from (the shipped one among
+    them): depth of a rep (min_rom, body sizes or amplitudes) and shortest rep (min_rep_s)."""
+    import dataclasses
+
+    from repsense.engine.generic import GENERIC_SPEC
+
+    out: dict[str, object] = {}
+    for rom in (0.25, 0.3, 0.35):
+        for rep_s in (0.3, 0.4):
+            count = dataclasses.replace(GENERIC_SPEC.count, min_rom=rom, min_rep_s=rep_s)
+            out[f"rom{rom:g}_rep{rep_s:g}s"] = dataclasses.replace(GENERIC_SPEC, count=count)
+    return out
+
+
+def cross_validate(videos: list[RepCountVideo], folds: int) -> str:
+    """K folds by video (every K-th video of the sorted names): per fold, the candidate with the
+    lowest nMAE on the other folds, scored on the fold."""
+    from repsense.session import Session
+
+    def count(rec, spec) -> int:  # type: ignore[no-untyped-def]
+        session = Session(spec, aspect=rec.aspect)
+        session.run(zip(rec.landmarks, rec.timestamp_ms))
+        session.finish()
+        return session.tracker.total_reps
+
+    cands = generic_candidates()
+    recs = {v.name: repcount_recording(v) for v in videos}
+    preds = {name: {v.name: count(recs[v.name], spec) for v in videos}
+             for name, spec in cands.items()}
+    order = sorted(videos, key=lambda v: v.name)
+    lines = [f"generic counter, {folds}-fold cross-validation by video",
+             f"{'fold':>4s} {'n':>3s} {'chosen':16s} {'train nMAE':>10s} {'test nMAE':>9s} "
+             f"{'test OBO':>8s}"]
+    pooled: list[tuple[int, float]] = []
+    for k in range(folds):
+        test = [v for i, v in enumerate(order) if i % folds == k]
+        train = [v for i, v in enumerate(order) if i % folds != k]
+        train_score = {n: repcount_score([(v.count, p[v.name]) for v in train])["nmae"]
+                       for n, p in preds.items()}
+        best = min(train_score, key=lambda n: (train_score[n], n))
+        rows = [(v.count, preds[best][v.name]) for v in test]
+        pooled += rows
+        s = repcount_score(rows)
+        lines.append(f"{k:4d} {len(test):3d} {best:16s} {train_score[best]:10.3f} "
+                     f"{s['nmae']:9.3f} {s['obo']:8.3f}")
+    s = repcount_score(pooled)
+    lines.append(f"{'all':>4s} {len(pooled):3d} {'':16s} {'':10s} {s['nmae']:9.3f} {s['obo']:8.3f}")
+    lines.append("candidates on all videos: " + ", ".join(
+        f"{n} {repcount_score([(v.count, p[v.name]) for v in videos])['nmae']:.3f}"
+        for n, p in preds.items()))
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--poses", type=pathlib.Path, help="cache folder for pose recordings")
@@ -107,7 +243,17 @@ def main() -> int:
     parser.add_argument("--only", default="", help="substring filter on clip file names")
     parser.add_argument("--span", action="store_true",
                         help="cut every clip to its labelled span (default: only UCFRep clips)")
+    parser.add_argument("--repcount", action="store_true",
+                        help="run the RepCount-A pose recordings (auto and generic by default)")
+    parser.add_argument("--folds", type=int, default=0,
+                        help="with --repcount: K-fold cross-validation of the generic counter")
     args = parser.parse_args()
+    if args.repcount:
+        if not REPCOUNT.is_dir():
+            print(f"no data at {REPCOUNT}", file=sys.stderr)
+            return 2
+        modes = ["auto", "generic"] if args.exercise == "labelled" else args.exercise.split(",")
+        return run_repcount(modes, args.folds)
     if not DATA.is_dir():
         print(f"no data at {DATA}", file=sys.stderr)
         return 2
