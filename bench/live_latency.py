@@ -109,13 +109,13 @@ def main() -> int:
     proc = subprocess.Popen([sys.executable, "-m", "repsense", "serve", "--no-browser",
                              "--port", str(port)], stderr=subprocess.DEVNULL)
     try:
-        import httpx
+        import urllib.request
 
         for _ in range(150):
             try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz")
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).close()
                 break
-            except httpx.HTTPError:
+            except OSError:
                 time.sleep(0.2)
         url = f"ws://127.0.0.1:{port}/ws"
         print(f"repsense serve on 127.0.0.1:{port}; each session streams the sample recording "

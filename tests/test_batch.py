@@ -57,8 +57,9 @@ def test_the_pool_returns_results_in_input_order_from_other_processes():
 
 @pytest.mark.parametrize("duration, workers, expected", [
     (60.0, 2, [(0.0, 30.0), (30.0, 60.0)]),
-    (60.0, 4, [(0.0, 15.0), (15.0, 30.0), (30.0, 45.0), (45.0, 60.0)]),
-    (10.0, 2, [(0.0, 10.0)]),                # too short to split
+    (120.0, 4, [(0.0, 30.0), (30.0, 60.0), (60.0, 90.0), (90.0, 120.0)]),
+    (120.0, 8, [(0.0, 30.0), (30.0, 60.0), (60.0, 90.0), (90.0, 120.0)]),
+    (59.0, 2, [(0.0, 59.0)]),                # under a minute: one pass
     (0.0, 2, [(0.0, 0.0)]),
 ])
 def test_chunks_are_long_enough(duration, workers, expected):
@@ -66,7 +67,18 @@ def test_chunks_are_long_enough(duration, workers, expected):
 
 
 def test_chunks_respect_start_and_end():
-    assert chunk_bounds(60.0, 2, 10.0, 50.0) == [(10.0, 30.0), (30.0, 50.0)]
+    assert chunk_bounds(100.0, 2, 10.0, 90.0) == [(10.0, 50.0), (50.0, 90.0)]
+    assert chunk_bounds(60.0, 2, 10.0, 50.0, min_chunk_s=8) == [(10.0, 30.0), (30.0, 50.0)]
+
+
+def test_a_chunk_sees_the_frames_of_one_pass():
+    from repsense.sources.video import iter_frames
+
+    path = require_data("videos", "clips", "MrPose_squat2.mp4")   # 30 fps: every other frame
+    whole = [t for _, t, _ in iter_frames(path, max_fps=15)]
+    for start in (3.0, 9.02, 9.05):
+        part = [t for _, t, _ in iter_frames(path, start_s=start, max_fps=15)]
+        assert part == [t for t in whole if t >= start * 1000]
 
 
 @pytest.mark.slow
@@ -77,7 +89,7 @@ def test_a_video_in_chunks_counts_like_one_pass(clip, exercise):
 
     path = require_data("videos", "clips", clip)
     one = extract_pose(path)
-    two = extract_pose_parallel(path, 2)
+    two = extract_pose_parallel(path, 2, min_chunk_s=8.0)
     assert abs(len(two) - len(one)) <= 2
     assert np.all(np.diff(two.timestamp_ms) > 0)
     assert analyze_recording(two, exercise).report.total_reps == \

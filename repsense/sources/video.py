@@ -132,14 +132,16 @@ def iter_frames(path: str | pathlib.Path, start_s: float | None = None, end_s: f
             if ts_ms <= last_ts:
                 ts_ms = last_ts + 1
             last_ts = ts_ms
-            if start_s is not None and ts_ms < start_s * 1000.0:
-                continue
             if end_s is not None and ts_ms > end_s * 1000.0:
                 break
-            # Skip a frame only if the next one still keeps the gap within 1 / max_fps.
+            # Skip a frame only if the next one still keeps the gap within 1 / max_fps. The
+            # choice runs from the video's first frame, so a span (--start, or one chunk of a
+            # parallel run) gets exactly the frames a whole pass gets.
             if gap_ms and (ts_ms - kept_ts) + frame_ms <= gap_ms + 0.1 * frame_ms:
                 continue
             kept_ts = ts_ms
+            if start_s is not None and ts_ms < start_s * 1000.0:
+                continue
             with quiet_native_stderr():
                 ok, frame = cap.retrieve()
             if not ok or frame is None:
