@@ -1,12 +1,12 @@
 """The live page's in-browser pose on this machine: pose frames per second and frame -> event latency.
 
-    .venv/bin/python bench/browser_pose.py [--seconds 30] [--configs lite lite:worker full] [--camera-fps 30]
+    .venv/bin/python bench/browser_pose.py [--seconds 30] [--configs lite lite:main full] [--camera-fps 30]
 
 Starts `repsense serve` on a free port, opens the page in headless Chromium (Debian's
 /usr/bin/chromium through Playwright) with a fake camera playing a real clip of
 ../shared/data/videos/clips (640x360, converted into a temporary folder), starts a live session
-and, for each configuration (``MODEL`` runs the model on the page's main thread, the page's
-default; ``MODEL:worker`` in its worker, ``?worker=1``), reads the page's counters
+and, for each configuration (``MODEL`` runs the model in the page's worker, the page's default;
+``MODEL:main`` on its main thread, ``?worker=0``), reads the page's counters
 (window.repsenseStats) over the window:
 
 - pose frames/s: camera frames the in-browser model (MediaPipe tasks-vision, CPU, VIDEO mode)
@@ -69,12 +69,12 @@ def measure(browser, base: str, config: str, seconds: float) -> dict[str, float]
     model, _, where = config.partition(":")
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     try:
-        page.goto(f"{base}/?model={model}" + ("&worker=1" if where == "worker" else ""))
+        page.goto(f"{base}/?model={model}" + ("&worker=0" if where == "main" else ""))
         page.wait_for_selector("body[data-ready=true]", timeout=60_000)
         stats = page.evaluate("window.repsenseStats")
         if not stats["modelReady"]:
             raise SystemExit(f"the {model} model did not load in the page: {stats['modelError']}")
-        if stats.get("modelWhere") != ("worker" if where == "worker" else "main thread"):
+        if stats.get("modelWhere") != ("main thread" if where == "main" else "worker"):
             raise SystemExit(f"{config}: the model runs in the {stats.get('modelWhere')} "
                              f"({stats.get('workerError')})")
         page.wait_for_selector("[data-testid=start-session]:enabled", timeout=30_000)
@@ -114,9 +114,9 @@ def measure(browser, base: str, config: str, seconds: float) -> dict[str, float]
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=30.0, help="measuring window per model")
-    ap.add_argument("--configs", nargs="+", default=["lite", "lite:worker", "full"],
-                    choices=["lite", "lite:worker", "full", "full:worker"],
-                    help="model, on the page's main thread or (':worker') in its worker")
+    ap.add_argument("--configs", nargs="+", default=["lite", "lite:main", "full"],
+                    choices=["lite", "lite:main", "full", "full:main"],
+                    help="model, in the page's worker or (':main') on its main thread")
     ap.add_argument("--camera-fps", type=int, default=30, help="frame rate of the fake camera")
     ap.add_argument("--clip", type=pathlib.Path, default=CLIP)
     args = ap.parse_args()

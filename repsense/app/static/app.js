@@ -5,11 +5,11 @@ const params = new URLSearchParams(location.search);
 const FORCE_FRAMES = params.get('mode') === 'frames';
 const MODEL = params.get('model') === 'full' ? 'full' : 'lite';   // lite: see bench/browser_pose.py
 const TOKEN = params.get('token');
-// ?worker=1 runs the model in a worker (pose_worker.js). Not the default: on the 2-core test machine
-// it gave more pose frames/s but a longer camera -> event time (median 106 ms against 72 ms, p99
-// 808 against 216 ms; bench/browser_pose.py), and that time is what a person feels.
-const USE_WORKER = params.get('worker') === '1' && typeof Worker !== 'undefined';
-const WORKER_DEPTH = 2;
+// The model runs in a worker (pose_worker.js), fed the newest frame whenever it is free; ?worker=0
+// runs it on the main thread. On the shared 2-core machine the worker gave 20-27 pose frames/s
+// against 15-17 and the same or a shorter camera -> event time (bench/browser_pose.py).
+const USE_WORKER = params.get('worker') !== '0' && typeof Worker !== 'undefined';
+const WORKER_DEPTH = 1;
 const MODEL_TIMEOUT_MS = 30000;
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
 const MAX_BUFFER = 30000;        // poses kept while disconnected (~16 min at 30 fps)
@@ -77,7 +77,7 @@ const state = {
   seq: 0, lastT: 0,
   landmarker: null, mode: FORCE_FRAMES ? 'frames' : 'landmarks', modeNote: FORCE_FRAMES ? 'forced by ?mode=frames' : '',
   stream: null, track: null, cameraError: null, lastVideoTime: -1, loopId: 0,
-  worker: null, workerJobs: [], workerSeq: 0,
+  worker: null, workerJobs: [], workerSeq: 0, workerLastTime: -1, lastMeta: null,
   frameInFlight: false, frameSentAt: 0,
   live: null, faultJoints: [], person: false,
   poseTimes: [],
@@ -737,19 +737,8 @@ function processVideoFrame(metadata) {
     state.lastVideoTime = v.currentTime;
     sizeCanvas(v.videoWidth, v.videoHeight);
     if (state.mode === 'landmarks' && state.worker) {
-      // Two frames in flight: the worker always has the next one when it finishes one.
-      if (state.workerJobs.length && performance.now() - state.workerJobs[0].capturedAt > 2000) state.workerJobs = [];
-      if (state.workerJobs.length < WORKER_DEPTH) {
-        const capturedAt = performance.now();
-        const cap = metadata && Number.isFinite(metadata.captureTime) && Math.abs(capturedAt - metadata.captureTime) < 1000
-          ? metadata.captureTime : capturedAt;
-        stats.clock = cap === capturedAt ? 'processing time' : 'capture time';
-        const job = { id: ++state.workerSeq, t: nextT(performance.timeOrigin + cap), capturedAt };
-        state.workerJobs.push(job);
-        createImageBitmap(v).then((bitmap) => {
-          state.worker.postMessage({ type: 'frame', id: job.id, bitmap, ts: capturedAt }, [bitmap]);
-        }).catch(() => { state.workerJobs = state.workerJobs.filter((j) => j !== job); });
-      }
+      state.lastMeta = { captureTime: metadata ? metadata.captureTime : undefined, videoTime: v.currentTime };
+      submitToWorker();
     } else if (state.mode === 'landmarks' && state.landmarker) {
       const capturedAt = performance.now();
       // The frame's capture time when the browser gives it: the engine's tempo then does not
@@ -904,6 +893,25 @@ function onCameraEnded() {
 // ---------------------------------------------------------------------------------------------
 // the pose model in the browser
 
+// The newest camera frame to the worker, as soon as it is free (on a new frame, or when it answers).
+function submitToWorker() {
+  const v = el.video;
+  if (!state.worker || state.demo || state.cameraError || v.readyState < 2) return;
+  if (state.workerJobs.length && performance.now() - state.workerJobs[0].capturedAt > 2000) state.workerJobs = [];
+  if (state.workerJobs.length >= WORKER_DEPTH || v.currentTime === state.workerLastTime) return;
+  state.workerLastTime = v.currentTime;
+  const capturedAt = performance.now();
+  const meta = state.lastMeta;
+  const cap = meta && meta.videoTime === v.currentTime && Number.isFinite(meta.captureTime)
+    && Math.abs(capturedAt - meta.captureTime) < 1000 ? meta.captureTime : capturedAt;
+  stats.clock = cap === capturedAt ? 'processing time' : 'capture time';
+  const job = { id: ++state.workerSeq, t: nextT(performance.timeOrigin + cap), capturedAt };
+  state.workerJobs.push(job);
+  createImageBitmap(v).then((bitmap) => {
+    state.worker.postMessage({ type: 'frame', id: job.id, bitmap, ts: capturedAt }, [bitmap]);
+  }).catch(() => { state.workerJobs = state.workerJobs.filter((j) => j !== job); });
+}
+
 // The model in a worker keeps the page's main thread free for drawing and the WebSocket; where a
 // module worker cannot run it, the main thread does; where neither can, the server (frames mode).
 function loadWorker() {
@@ -938,6 +946,7 @@ function onWorkerMessage(e) {
   if (!m.landmarks) state.faultJoints = [];
   if (sessionLive()) sendPose(job.t, m.landmarks, job.capturedAt);
   redraw();
+  submitToWorker();
 }
 
 async function loadModel() {
@@ -1346,6 +1355,7 @@ async function main() {
   }
   connect();
   updateButtons();
+  renderStatus();
   document.body.dataset.ready = 'true';
 }
 
