@@ -161,13 +161,17 @@ def total(page) -> int:  # type: ignore[no-untyped-def]
     return int(page.get_attribute("[data-testid=rep-count]", "data-total"))
 
 
-def skeleton_pixels(page) -> int:  # type: ignore[no-untyped-def]
-    """Non-transparent pixels on the overlay canvas (the skeleton over the live video)."""
-    return int(page.evaluate("""() => {
-        const c = document.querySelector('[data-testid=skeleton]');
-        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
-        return n; }"""))
+SKELETON_PIXELS = """() => {
+    const c = document.querySelector('[data-testid=skeleton]');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+    return n; }"""
+
+
+def see_skeleton(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the overlay canvas shows a skeleton (> 500 drawn pixels over the video); a
+    single frame may have nobody in it, so this polls."""
+    page.wait_for_function(f"({SKELETON_PIXELS})() > 500", timeout=20_000)
 
 
 def start_one_pass(page) -> None:  # type: ignore[no-untyped-def]
@@ -207,7 +211,7 @@ def test_live_session_counts_the_clip(page, server: str) -> None:  # type: ignor
     start_one_pass(page)
     page.wait_for_function("Number(document.querySelector('[data-testid=skeleton]')"
                            ".dataset.drawn) > 5")
-    assert skeleton_pixels(page) > 500, "no skeleton drawn over the video"
+    see_skeleton(page)
     page.wait_for_function("document.querySelector('[data-testid=rep-count]').dataset.count >= 1",
                            timeout=40_000)
     shot(page, "live", "counting")
@@ -237,7 +241,7 @@ def test_demo_replays_the_sample_through_the_live_path(page, server: str) -> Non
     page.click("[data-testid=demo]")
     page.wait_for_function("Number(document.querySelector('[data-testid=skeleton]')"
                            ".dataset.drawn) > 10")
-    assert skeleton_pixels(page) > 500
+    see_skeleton(page)
     page.wait_for_function("document.querySelector('[data-testid=rep-count]').dataset.count >= 2")
     shot(page, "demo", "running")
     assert "demo" in page.inner_text("[data-testid=status]")
@@ -329,7 +333,7 @@ def test_frames_mode_runs_pose_on_the_server(page, server: str) -> None:  # type
     start_one_pass(page)
     page.wait_for_function("Number(document.querySelector('[data-testid=skeleton]')"
                            ".dataset.drawn) > 5")
-    assert skeleton_pixels(page) > 500
+    see_skeleton(page)
     wait_pass_over(page)
     shot(page, "frames", "one-pass")
     assert page.get_attribute("[data-testid=status]", "data-mode") == "frames"
@@ -601,7 +605,7 @@ def test_pose_can_run_on_the_main_thread(page, server: str) -> None:  # type: ig
     page.click("[data-testid=start-session]")
     page.wait_for_function("Number(document.querySelector('[data-testid=status]').dataset.frames)"
                            " > 20")
-    assert skeleton_pixels(page) > 500
+    see_skeleton(page)
     assert "worker" not in page.inner_text("[data-testid=status]")
     shot(page, "main-thread", "live")
     end_and_summary(page)
