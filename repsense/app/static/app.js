@@ -526,6 +526,7 @@ function renderStatus() {
   stats.connected = state.wsOpen;
   stats.session = state.session?.id ?? null;
   if (state.hold.holding) { renderHold(); renderCounts(); }
+  if (state.recording) updateButtons();   // the recording's length grows
   if (state.formUntil && now > state.formUntil && !state.faultJoints.length) {
     setForm('neutral', state.session ? 'Keep going' : 'Ready', state.session ? 'Form looks steady.' : 'Start a session when you are in view.');
   }
