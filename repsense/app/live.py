@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from repsense.engine.events import Event, RepCompleted
+from repsense.engine.events import Event, ExerciseDetected, RepCompleted
 from repsense.engine.form import fault_landmarks
 from repsense.errors import InputError
 from repsense.pose import missing_pose
@@ -91,6 +91,7 @@ class LiveSession:
     detached_at: float | None = None
     pose_estimator: Callable[[bytes, int], np.ndarray | None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    confidence: float | None = None     # of the exercise being counted (auto: the recogniser's)
 
     @property
     def id(self) -> str:
@@ -105,7 +106,8 @@ class LiveSession:
         st = self.session.state()
         counter = self.session.tracker.counter
         joints = fault_landmarks(counter.spec, st.faults) if counter is not None else []
-        return {"exercise": st.exercise, "phase": st.phase, "count": st.count,
+        return {"exercise": st.exercise, "confidence": self.confidence,
+                "phase": st.phase, "count": st.count,
                 "total_reps": st.total_reps, "faults": list(st.faults),
                 "fault_joints": joints, "person": st.person}
 
@@ -118,9 +120,13 @@ class LiveSession:
             raise ProtocolError("bad_time", f"time went backwards or repeated: t={t_client:.0f} "
                                 f"is not after the last pose")
         try:
-            return self.session.feed(pose, t)
+            events = self.session.feed(pose, t)
         except InputError as exc:
             raise ProtocolError("bad_pose", str(exc)) from None
+        for e in events:
+            if isinstance(e, ExerciseDetected):
+                self.confidence = round(float(e.confidence), 3)
+        return events
 
     def handle(self, msg: Any) -> list[dict[str, Any]]:
         """Answers to one decoded text message (not ``start``: the manager handles that)."""
@@ -169,8 +175,10 @@ class LiveSession:
                 return [{"type": "recording", "on": on, "frames": self.session.recorded_frames}]
         if kind == "end":
             with self.lock:
-                self.session.finish()
-                return [{"type": "ended", "session": self.id, "summary": summary_of(self.session)}]
+                events = self.session.finish()
+                return [{"type": "ended", "session": self.id, "state": self.state(),
+                         "events": [_event_json(e) for e in events],
+                         "summary": summary_of(self.session)}]
         if kind == "start":
             raise ProtocolError("bad_message", "this connection already has a session")
         raise ProtocolError("bad_message", f"unknown message type {kind!r}")

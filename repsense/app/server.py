@@ -187,7 +187,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         from repsense.engine.exercises import catalog
 
         return JSONResponse([{"name": s.name, "display": s.display, "hold": s.is_hold,
-                              "cues": [r.cue for r in s.form]}
+                              "cues": [{"code": r.code, "cue": r.cue, "severity": r.severity}
+                                       for r in s.form]}
                              for s in catalog().values()])
 
     async def sessions(request: Request) -> Response:

@@ -448,10 +448,13 @@ function applyState(st) {
   el.phase.dataset.phase = st.phase || '';
   if (changed) renderExercise();
   renderCounts();
-  const serious = (st.faults || []).filter((c) => state.faultSeverity.get(c) !== 'info');
+  // The current exercise's rules (catalogue) name a fault before its first spoken cue.
+  const rules = new Map((state.catalogue.get(st.exercise)?.cues || []).map((c) => [c.code, c]));
+  const severity = (c) => state.faultSeverity.get(c) || rules.get(c)?.severity;
+  const serious = (st.faults || []).filter((c) => severity(c) !== 'info');
   if (serious.length && el.formPanel.dataset.state !== 'warn') {
     const code = serious[0];
-    setForm('warn', humanize(code), state.faultMessages.get(code) || humanize(code));
+    setForm('warn', humanize(code), state.faultMessages.get(code) || rules.get(code)?.cue || humanize(code));
   }
 }
 
