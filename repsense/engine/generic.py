@@ -40,8 +40,9 @@ class MotionParams:
     # sizes), so the direction is that of the exercise and not of noise while standing still.
     min_motion: float = 0.08
     # Box-normalised poses: peak-to-peak amplitude (body sizes) above which the signal is scaled
-    # to the movement's own amplitude (0: never, the signal stays in body sizes).
-    amp_ref: float = 0.5
+    # to the movement's own amplitude (0: never, the signal stays in body sizes). With the
+    # generic min_rom of 0.25, 0.35 asks a rep for 0.25 / 0.35 = 70% of the amplitude.
+    amp_ref: float = 0.35
 
 
 class MotionSignal:
@@ -116,8 +117,8 @@ class MotionSignal:
 GENERIC_SPEC = ExerciseSpec(
     name=GENERIC, display="repetition",
     signal=SignalSpec(type="motion"),
-    count=CountSpec(rest="high", min_rom=0.3, min_rep_s=0.3, max_rep_s=6.0,
+    count=CountSpec(rest="high", min_rom=0.25, min_rep_s=0.3, max_rep_s=6.0,
                     start_fraction=0.3, return_fraction=0.5, min_phase_s=0.1),
     max_travel_speed=1.0,
-    extra={"motion": MotionParams(amp_ref=0.5)},
+    extra={"motion": MotionParams(amp_ref=0.35)},
 )
