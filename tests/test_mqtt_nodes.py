@@ -373,3 +373,46 @@ def test_node_takes_over_when_the_borrowed_broker_goes_away(clip_recording: tupl
     assert "started the embedded one in its place" in err and "not delivered" not in err
     with sqlite3.connect(outbox) as db:
         assert db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
+
+
+def test_serve_embeds_the_broker_and_shows_a_node(clip_recording: tuple[pathlib.Path, int],
+                                                  tmp_path: pathlib.Path) -> None:
+    """``repsense serve`` starts the embedded broker; a node with no --broker uses it; /api/gym
+    shows the node's count; a bad --broker URL is one line."""
+    import urllib.request
+
+    from mqtt_brokers import _listening, free_port
+
+    rec, expected = clip_recording
+    http_port, mqtt_port = free_port(), free_port()
+    with open(tmp_path / "serve.err", "wb") as err:
+        serve = subprocess.Popen([sys.executable, "-m", "repsense", "serve", "--no-browser", "--port", str(http_port),
+                                  "--embedded-port", str(mqtt_port)], stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT)
+    try:
+        end = time.monotonic() + 60
+        while not (_listening(http_port) and _listening(mqtt_port)):
+            assert serve.poll() is None and time.monotonic() < end, (tmp_path / "serve.err").read_text()
+            time.sleep(0.1)
+        node = subprocess.run([sys.executable, "-m", "repsense", "node", "--camera", str(rec), "--node", "rack-7",
+                               "--outbox", str(tmp_path / "o.sqlite"), "--embedded-port", str(mqtt_port),
+                               "--exercise", "squat", "--speed", "0"],
+                              capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert node.returncode == 0, node.stderr
+        assert "started the embedded" not in node.stderr     # serve's broker was there
+        end = time.monotonic() + 30
+        while True:
+            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/gym", timeout=10) as r:
+                gym = json.loads(r.read())
+            nodes = {n["node"]: n for n in gym["nodes"]}
+            if "rack-7" in nodes and not nodes["rack-7"]["online"] or time.monotonic() > end:
+                break
+            time.sleep(0.2)
+        assert gym["broker"] == f"mqtt://127.0.0.1:{mqtt_port}"
+        assert nodes["rack-7"]["count"] == expected and nodes["rack-7"]["exercise"] == "squat"
+    finally:
+        serve.terminate()
+        serve.wait(30)
+    assert not _listening(mqtt_port)
+    bad = subprocess.run([sys.executable, "-m", "repsense", "serve", "--no-browser", "--broker", "http://x"],
+                         capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert bad.returncode != 0 and "not understood" in bad.stderr and "Traceback" not in bad.stderr
