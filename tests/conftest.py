@@ -12,6 +12,19 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _history_in_a_temp_dir(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """Commands the tests run (``repsense serve`` keeps a history by default) write their history
+    database in a temporary folder, never in the user's data directory."""
+    if "REPSENSE_DB" not in os.environ:
+        path = tmp_path_factory.mktemp("history") / "history.db"
+        os.environ["REPSENSE_DB"] = f"sqlite:///{path}"
+        yield
+        os.environ.pop("REPSENSE_DB", None)
+    else:
+        yield
+
+
 def require_data(*parts: str) -> pathlib.Path:
     """The path under ../shared/data; skip when it is absent, unless under CI, where it fails."""
     path = DATA.joinpath(*parts)

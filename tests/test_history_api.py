@@ -139,14 +139,13 @@ def test_insights_say_what_changed_in_plain_words():
 
 
 def test_a_live_web_session_is_stored_and_listed(tmp_path):
+    """The web app with a database URL in its settings (what `repsense serve` gives it)."""
     from repsense.app.server import Settings, create_app
     from repsense.pose import PoseRecording
     from tests.conftest import ROOT
 
     sample = PoseRecording.load(ROOT / "repsense" / "samples" / "squats.npz")
-    store = Store(f"sqlite:///{tmp_path / 'h.db'}")
-    settings = Settings()
-    history.attach(settings, store, profile="gym")
+    settings = Settings(db_url=f"sqlite:///{tmp_path / 'h.db'}", profile="gym")
     with TestClient(create_app(settings)) as c:
         with c.websocket_connect("/ws") as ws:
             ws.send_json({"type": "start", "exercise": "squat", "width": 640, "height": 480,
@@ -161,8 +160,27 @@ def test_a_live_web_session_is_stored_and_listed(tmp_path):
                 pass
         listed = c.get("/api/history/sessions?profile=gym").json()["sessions"]
         one = c.get(f"/api/history/sessions/{sid}").json()
-    store.close()
     assert [s["id"] for s in listed] == [sid]
     assert listed[0]["status"] == "ended" and listed[0]["source"] == "test camera"
     assert listed[0]["exercises"][0]["name"] == "squat" and listed[0]["total_reps"] >= 4
     assert len(one["reps"]) == listed[0]["total_reps"] and len(one["sets"]) == 1
+
+
+def test_an_uploaded_video_is_stored(tmp_path):
+    from repsense.app.server import Settings, create_app
+    from tests.conftest import require_data
+
+    clip = require_data("videos", "clips", "test_video_squat.mp4")
+    settings = Settings(db_url=f"sqlite:///{tmp_path / 'h.db'}", work_dir=tmp_path / "work")
+    with TestClient(create_app(settings)) as c:
+        job = c.post("/api/analyze?name=my%20squats.mp4&exercise=squat",
+                     content=clip.read_bytes()).json()["job"]
+        deadline = time.monotonic() + 300
+        while (status := c.get(f"/api/analyze/{job}").json())["status"] not in ("done", "failed"):
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        [listed] = c.get("/api/history/sessions").json()["sessions"]
+    assert status["status"] == "done"
+    assert (listed["source"], listed["profile"], listed["status"]) == \
+        ("my squats.mp4", "default", "ended")
+    assert listed["total_reps"] == status["report"]["total_reps"] == 3

@@ -209,18 +209,43 @@ def routes(store: Store) -> list[Route]:
     ]
 
 
-def attach(settings: Any, store: Store, profile: str | None = None) -> None:
-    """Wire the history into the web app's ``Settings``: every live session gets a StoreSink
-    (stored under ``profile``), and the API routes are mounted."""
-    from repsense.store.sink import StoreSink
+class History:
+    """The history as the web app uses it: a store, a StoreSink for every live session and every
+    uploaded video (under ``profile``), and the API routes."""
 
-    def sink_for(session: Any) -> StoreSink:
-        return StoreSink(store, session_id=session.id, profile=profile, kind="live",
+    def __init__(self, store: Store, profile: str | None = None) -> None:
+        self.store = store
+        self.profile = profile
+        self.routes = routes(store)
+
+    def live_sink(self, session: Any) -> Any:
+        from repsense.store.sink import StoreSink
+
+        return StoreSink(self.store, session_id=session.id, profile=self.profile, kind="live",
                          source=session.source, exercise=session.exercise_option,
                          started_at=session.started_at)
 
-    settings.sink_factories.append(sink_for)
-    settings.extra_routes.extend(routes(store))
+    def upload_sinks(self, job: Any) -> list[Any]:
+        from repsense.store.sink import StoreSink
+
+        return [StoreSink(self.store, profile=self.profile, kind="video", source=job.name,
+                          exercise=job.exercise)]
+
+    def close(self) -> None:
+        self.store.close()
 
 
-__all__ = ["attach", "routes"]
+def open_history(db_url: str | None, profile: str | None = None) -> History | None:
+    """The history of the web app's settings: None without a database URL (tests, --no-history)."""
+    return None if db_url is None else History(Store(db_url), profile)
+
+
+def attach(settings: Any, store: Store, profile: str | None = None) -> None:
+    """Wire a history into ``Settings`` by hand: every live session gets a StoreSink (stored under
+    ``profile``), and the API routes are mounted."""
+    history = History(store, profile)
+    settings.sink_factories.append(history.live_sink)
+    settings.extra_routes.extend(history.routes)
+
+
+__all__ = ["History", "attach", "open_history", "routes"]

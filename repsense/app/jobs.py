@@ -15,7 +15,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from repsense.errors import RepsenseError
 
@@ -63,9 +63,11 @@ class Job:
 class JobRunner:
     """Runs uploaded-video analyses one after the other in a worker thread."""
 
-    def __init__(self, work_dir: Path, model: str = "full") -> None:
+    def __init__(self, work_dir: Path, model: str = "full",
+                 sinks_for: Callable[[Job], list[Any]] | None = None) -> None:
         self.work_dir = work_dir
         self.model = model
+        self.sinks_for = sinks_for     # the sinks of a job's analysis (the history store)
         self.jobs: dict[str, Job] = {}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="repsense-analyze")
         self._lock = threading.Lock()
@@ -118,7 +120,8 @@ class JobRunner:
 
             rec = load_input(job.input, model=self.model, progress=progress)
             job.progress, job.stage = 0.8, "counting"
-            analysis = analyze_recording(rec, job.exercise)
+            analysis = analyze_recording(rec, job.exercise,
+                                         sinks=self.sinks_for(job) if self.sinks_for else ())
             report = analysis.report
             if report.person_frames == 0:
                 raise RepsenseError(f"nobody was found in {report.frames} frames; the whole body "

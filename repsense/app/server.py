@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from repsense import __version__
+from repsense.app.history import open_history
 from repsense.app.jobs import VIDEO_SUFFIXES, JobRunner
 from repsense.app.live import (MAX_BINARY_BYTES, ProtocolError, SessionManager, brief_of,
                                decode_text, summary_of)
@@ -73,6 +74,10 @@ class Settings:
     # Async context managers entered for the app's lifetime (e.g. an embedded broker).
     lifespans: list[Callable[[Starlette], contextlib.AbstractAsyncContextManager[Any]]] = \
         field(default_factory=list)
+    # The history store (docs/history.md): with a database URL every live session and upload is
+    # kept under ``profile`` and /api/history answers; None keeps nothing.
+    db_url: str | None = None
+    profile: str | None = None
 
 
 class TokenGuard:
@@ -147,7 +152,8 @@ class FramePose:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-    manager = SessionManager(settings.sink_factories,
+    history = open_history(settings.db_url, settings.profile)
+    manager = SessionManager(settings.sink_factories + ([history.live_sink] if history else []),
                              lambda: FramePose(settings.pose_model))
     work_tmp: tempfile.TemporaryDirectory[str] | None = None
     if settings.work_dir is None:
@@ -156,7 +162,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     else:
         work_dir = settings.work_dir
         work_dir.mkdir(parents=True, exist_ok=True)
-    jobs = JobRunner(work_dir)
+    jobs = JobRunner(work_dir, sinks_for=history.upload_sinks if history else None)
     max_upload = int(settings.max_upload_mb * 1024 * 1024)
 
     # --- pages and files ------------------------------------------------------------------------
@@ -359,6 +365,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 task.cancel()
                 await run_in_threadpool(manager.close)
                 jobs.close()
+                if history is not None:
+                    history.close()
                 if work_tmp is not None:
                     work_tmp.cleanup()
 
@@ -378,6 +386,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/analyze/{job}/plot.png", job_plot),
         WebSocketRoute("/ws", live),
         *settings.extra_routes,
+        *(history.routes if history else []),
         Route("/gym", page("gym.html")),
         Route("/history", page("history.html")),
         Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
