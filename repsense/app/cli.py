@@ -42,6 +42,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
     add_store_options(p, "default")   # --db, --profile: where live sessions and uploads are kept
     p.add_argument("--no-history", action="store_true", help="keep no history of the sessions")
+    p.add_argument("--broker", metavar="URL",
+                   help="MQTT broker of the gym view (/gym) and of pose-only camera nodes: "
+                        "mqtt://[USER:PASSWORD@]HOST[:PORT] or mqtts://... (default: 127.0.0.1:1883, "
+                        "the embedded broker started there if nothing listens; docs/mqtt.md)")
+    p.add_argument("--no-mqtt", action="store_true", help="no MQTT broker and no gym view")
+    p.add_argument("--embedded-port", type=int, default=1883, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_serve)
 
 
@@ -80,6 +86,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from repsense.store import default_url
 
         settings.db_url, settings.profile = args.db or default_url(), args.profile
+    if not args.no_mqtt:
+        from repsense.app.gym import install
+        from repsense.sinks.mqtt import BrokerAddress
+
+        if args.broker:
+            BrokerAddress.parse(args.broker)   # a bad URL is one line now, not a failed start
+        # The gym view, the embedded broker when no --broker, live sessions' events on MQTT.
+        install(settings, args.broker, port=args.embedded_port)
     app = create_app(settings)
     scheme = "https" if certfile else "http"
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
