@@ -79,6 +79,7 @@ class Session:
         self.exercise_option = exercise
         self.aspect = aspect
         self.source = source
+        self.profile: str | None = None   # whose session, for the history store (None: default)
         self.image_size = image_size
         self.source_fps = source_fps
         self.started_at = time.time()

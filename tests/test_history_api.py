@@ -166,6 +166,31 @@ def test_a_live_web_session_is_stored_and_listed(tmp_path):
     assert len(one["reps"]) == listed[0]["total_reps"] and len(one["sets"]) == 1
 
 
+def test_a_live_session_is_stored_under_the_profile_the_page_sends(tmp_path):
+    from repsense.app.server import Settings, create_app
+    from repsense.pose import PoseRecording
+    from tests.conftest import ROOT
+
+    settings = Settings(db_url=f"sqlite:///{tmp_path / 'h.db'}", profile="gym")
+    with TestClient(create_app(settings)) as c:
+        with c.websocket_connect("/ws") as ws:
+            ws.send_json({"type": "start", "exercise": "squat", "profile": "../../etc"})
+            assert ws.receive_json()["code"] == "bad_message"
+            ws.send_json({"type": "start", "exercise": "squat", "profile": "ann"})
+            sid = ws.receive_json()["session"]
+            sample = PoseRecording.load(ROOT / "repsense" / "samples" / "squats.npz")
+            ws.send_json({"type": "poses", "frames": [
+                {"t": int(t) + 1_000_000, "landmarks": pose.tolist()}
+                for pose, t in zip(sample.landmarks, sample.timestamp_ms)]})
+            ws.receive_json()
+            ws.send_json({"type": "end"})
+            while ws.receive_json()["type"] != "ended":
+                pass
+        ann = c.get("/api/history/sessions?profile=ann").json()["sessions"]
+        gym = c.get("/api/history/sessions?profile=gym").json()["sessions"]
+    assert [s["id"] for s in ann] == [sid] and gym == []
+
+
 def test_an_uploaded_video_is_stored(tmp_path):
     from repsense.app.server import Settings, create_app
     from tests.conftest import require_data

@@ -221,7 +221,8 @@ class History:
     def live_sink(self, session: Any) -> Any:
         from repsense.store.sink import StoreSink
 
-        return StoreSink(self.store, session_id=session.id, profile=self.profile, kind="live",
+        profile = getattr(session, "profile", None) or self.profile
+        return StoreSink(self.store, session_id=session.id, profile=profile, kind="live",
                          source=session.source, exercise=session.exercise_option,
                          started_at=session.started_at)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ MAX_BINARY_BYTES = 4 << 20      # one JPEG frame
 MAX_BATCH = 3000                # poses in one `poses` message (100 s at 30 fps)
 DETACHED_TTL_S = 600.0          # a session nobody is connected to ends after this
 KEEP_ENDED = 200                # ended sessions kept in memory for the API
+PROFILE_NAME = re.compile(r"[\w .-]{1,64}")
 
 
 class ProtocolError(Exception):
@@ -257,11 +259,17 @@ class SessionManager:
         if mode not in ("landmarks", "frames"):
             raise ProtocolError("bad_message", "mode must be 'landmarks' or 'frames'")
         source = msg.get("source") or "browser"
+        profile = msg.get("profile")
+        if profile is not None and (not isinstance(profile, str)
+                                    or not PROFILE_NAME.fullmatch(profile)):
+            raise ProtocolError("bad_message", "profile must be a name of 1-64 letters, digits, "
+                                "spaces, '.', '_' or '-'")
         try:
             session = Session(exercise, aspect=size[0] / size[1] if size else 1.0,
                               source=str(source)[:200], image_size=size)
         except InputError as exc:
             raise ProtocolError("bad_message", str(exc)) from None
+        session.profile = profile
         for factory in self.sink_factories:
             try:
                 session.sinks.append(factory(session))

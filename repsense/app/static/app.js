@@ -612,6 +612,8 @@ function startMessage() {
     height: demo ? demo.height : (el.video.videoHeight || el.canvas.height || 480),
     mode: demo ? 'landmarks' : state.mode,
     source: demo ? 'demo (bundled sample recording)' : (stats.cameraLabel || 'browser camera'),
+    // whose session: ?profile= or the one picked on the history page (the server's default else)
+    profile: new URLSearchParams(location.search).get('profile') || localStorage.getItem('repsense.profile') || undefined,
   };
 }
 

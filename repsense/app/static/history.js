@@ -2,7 +2,7 @@
 const $ = (id) => document.getElementById(id);
 const COLORS = ["#34d399", "#60a5fa", "#a78bfa", "#fb923c", "#f472b6", "#facc15", "#22d3ee", "#f05252"];
 const tz = -new Date().getTimezoneOffset();
-const state = { profile: new URLSearchParams(location.search).get("profile") || "", period: "day", exercise: "" };
+const state = { profile: new URLSearchParams(location.search).get("profile") || localStorage.getItem("repsense.profile") || "", period: "day", exercise: "" };
 const charts = {};
 
 function q(extra = {}) {
@@ -165,6 +165,8 @@ async function load() {
 
 $("profile").addEventListener("change", (e) => {
   state.profile = e.target.value;
+  // the live page stores its sessions under the profile picked here
+  if (state.profile) localStorage.setItem("repsense.profile", state.profile); else localStorage.removeItem("repsense.profile");
   const url = new URL(location.href);
   if (state.profile) url.searchParams.set("profile", state.profile); else url.searchParams.delete("profile");
   history.replaceState(null, "", url);
