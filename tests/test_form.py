@@ -176,3 +176,18 @@ def test_window_median_matches_numpy():
             warnings.simplefilter("ignore", RuntimeWarning)
             expected = np.nanmedian(a, axis=0)
         np.testing.assert_allclose(_nanmedian(a), expected)
+
+
+def test_every_measure_names_the_joints_a_screen_colours():
+    from repsense.engine.form import FORM_MEASURES, MEASURE_JOINTS, fault_landmarks
+    from repsense.engine.specs import REP_MEASURES
+    from repsense.pose import Landmark as L
+
+    assert set(MEASURE_JOINTS) == set(FORM_MEASURES) | set(REP_MEASURES)
+    assert fault_landmarks(get_spec("push_up"), ["hips_sag"]) == sorted(
+        [L.LEFT_SHOULDER, L.RIGHT_SHOULDER, L.LEFT_HIP, L.RIGHT_HIP, L.LEFT_ANKLE, L.RIGHT_ANKLE])
+    squat = get_spec("squat")
+    depth = next(r.code for r in squat.form if r.measure == "hips_above_knees")
+    assert fault_landmarks(squat, [depth]) == sorted([L.LEFT_HIP, L.RIGHT_HIP, L.LEFT_KNEE,
+                                                     L.RIGHT_KNEE])
+    assert fault_landmarks(squat, ["no_such_rule"]) == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -255,8 +255,9 @@ FORM_MEASURES: dict[str, Callable[[np.ndarray], float]] = {
 }
 
 
-# The side-less joints (repsense.engine.signals.JOINT_NAMES) each frame measure looks at: what a
-# screen colours when the rule on that measure is at fault.
+# The side-less joints (repsense.engine.signals.JOINT_NAMES) each measure looks at: what a screen
+# or the annotated video colours when a rule on it is at fault; "signal" stands for the joints of
+# the exercise's driving signal (the rep measures).
 MEASURE_JOINTS: dict[str, tuple[str, ...]] = {
     "torso_vertical_deg": ("shoulder", "hip"),
     "body_vertical_deg": ("shoulder", "hip", "ankle"),
@@ -267,32 +268,35 @@ MEASURE_JOINTS: dict[str, tuple[str, ...]] = {
     "shoulders_above_elbows": ("shoulder", "elbow"),
     "knees_above_hips": ("knee", "hip"),
     "hips_above_knees": ("hip", "knee"),
-    "hip_sag": ("hip",),
+    "hip_sag": ("shoulder", "hip", "ankle"),
     "lean_back_deg": ("shoulder", "hip"),
-    "upper_arm_torso_deg": ("elbow", "shoulder"),
+    "upper_arm_torso_deg": ("shoulder", "elbow", "hip"),
     "knee_over_toe": ("knee", "foot"),
     "front_knee_over_toe": ("knee", "foot"),
     "knee_feet_width_ratio": ("knee", "ankle"),
     "feet_shoulder_width_ratio": ("ankle", "shoulder"),
-    "heel_lift": ("heel",),
-    "wrists_above_head": ("wrist",),
-    "chin_above_wrists": ("wrist",),
-    "elbow_spread_ratio": ("elbow",),
+    "heel_lift": ("heel", "foot"),
+    "wrists_above_head": ("wrist", "ear"),
+    "chin_above_wrists": ("ear", "wrist"),
+    "elbow_spread_ratio": ("elbow", "shoulder"),
     "neck_torso_deg": ("ear", "shoulder", "hip"),
-    "knee_angle": ("knee",),
+    "knee_angle": ("hip", "knee", "ankle"),
     "torso_lean_straight_knees_deg": ("shoulder", "hip", "knee"),
+    "rep_rest": ("signal",), "rep_turn": ("signal",), "rep_rom": ("signal",),
 }
 
 
-def fault_landmarks(spec: ExerciseSpec, codes: list[str] | tuple[str, ...]) -> list[int]:
+def fault_landmarks(spec: ExerciseSpec, codes: Iterable[str]) -> list[int]:
     """Landmark indices (both sides) of the joints the rules ``codes`` of ``spec`` look at."""
     measures = {r.code: r.measure for r in spec.form}
     out: set[int] = set()
     for code in codes:
-        for joint in MEASURE_JOINTS.get(measures.get(code, ""), ()):
-            out.update(int(i) for i in JOINT_NAMES[joint])
+        for name in MEASURE_JOINTS.get(measures.get(code, ""), ()):
+            joints = spec.signal.joints if name == "signal" and spec.signal is not None \
+                else (name,)
+            for joint in joints:
+                out.update(int(i) for i in JOINT_NAMES.get(joint.removesuffix("_mid"), ()))
     return sorted(out)
-
 
 def frame_measures(pose: np.ndarray, aspect: float, names: list[str]) -> np.ndarray:
     """The named measures of one gated pose (NaN where not visible)."""

@@ -50,29 +50,6 @@ PHASE_WORDS: dict[str, tuple[str, str]] = {
     "generic": ("moving", "coming back"),
 }
 
-# Which joints each form measure looks at (joint names of repsense.engine.signals.JOINT_NAMES);
-# "signal" stands for the joints of the exercise's driving signal.
-MEASURE_JOINTS: dict[str, tuple[str, ...]] = {
-    "torso_vertical_deg": ("shoulder", "hip"),
-    "body_vertical_deg": ("shoulder", "hip", "ankle"),
-    "hip_sag": ("shoulder", "hip", "ankle"),
-    "lean_back_deg": ("shoulder", "hip"),
-    "upper_arm_torso_deg": ("shoulder", "elbow", "hip"),
-    "knee_over_toe": ("knee", "foot"),
-    "front_knee_over_toe": ("knee", "foot"),
-    "knee_feet_width_ratio": ("knee", "ankle"),
-    "feet_shoulder_width_ratio": ("ankle", "shoulder"),
-    "heel_lift": ("heel", "foot"),
-    "wrists_above_head": ("wrist", "ear"),
-    "chin_above_wrists": ("ear", "wrist"),
-    "elbow_spread_ratio": ("elbow", "shoulder"),
-    "neck_torso_deg": ("ear", "shoulder", "hip"),
-    "knee_angle": ("hip", "knee", "ankle"),
-    "torso_lean_straight_knees_deg": ("shoulder", "hip", "knee"),
-    "rep_rest": ("signal",), "rep_turn": ("signal",), "rep_rom": ("signal",),
-}
-
-
 @dataclass(frozen=True)
 class Overlay:
     """What one annotated frame shows."""
@@ -292,23 +269,10 @@ def phase_words(exercise: str, phase: str) -> str:
 def fault_joint_indices(exercise: str, codes: Iterable[str]) -> frozenset[int]:
     """The landmark indices (both sides) that the form rules ``codes`` of ``exercise`` measure."""
     from repsense.engine.exercises import catalog
-    from repsense.engine.signals import JOINT_NAMES
+    from repsense.engine.form import fault_landmarks
 
     spec = catalog().get(exercise)
-    if spec is None:
-        return frozenset()
-    rules = {r.code: r for r in spec.form}
-    out: set[int] = set()
-    for code in codes:
-        rule = rules.get(code)
-        if rule is None:
-            continue
-        for name in MEASURE_JOINTS.get(rule.measure, ()):
-            names = spec.signal.joints if name == "signal" and spec.signal is not None else (name,)
-            for n in names:
-                base = n[:-4] if n.endswith("_mid") else n
-                out.update(int(j) for j in JOINT_NAMES.get(base, ()))
-    return frozenset(out)
+    return frozenset(fault_landmarks(spec, codes)) if spec is not None else frozenset()
 
 
 def overlays(analysis: Analysis) -> list[Overlay]:
