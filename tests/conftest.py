@@ -35,6 +35,23 @@ def require_data(*parts: str) -> pathlib.Path:
     return path
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on at 127.0.0.1 now (for servers the tests start)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def need(ok: bool, why: str) -> None:
+    """Skip when a tool the test needs is missing, unless under CI, where it fails."""
+    if not ok:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs {why}")
+        pytest.skip(f"{why} is not available")
+
+
 @pytest.fixture
 def synthetic_video(tmp_path: pathlib.Path):  # type: ignore[no-untyped-def]
     """Write a small video with no person in it (moving gradient), return its path."""

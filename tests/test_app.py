@@ -3,10 +3,8 @@ real server on 127.0.0.1: messages in, events out; every malformed message gets 
 
 from __future__ import annotations
 
-import io
 import json
 import math
-import pathlib
 import socket
 import subprocess
 import sys
@@ -21,7 +19,7 @@ from repsense.app.server import Settings, create_app
 from repsense.pose import PoseRecording
 from repsense.session import analyze_recording
 
-from conftest import ROOT, require_data
+from conftest import ROOT, free_port, require_data
 
 SAMPLE = ROOT / "repsense" / "samples" / "squats.npz"
 EPOCH = 1_764_000_000_000   # the page sends Date.now(): large client times
@@ -352,17 +350,12 @@ def test_token_guards_every_request_when_set():
             assert ws.receive_json() == {"type": "pong"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def test_repsense_serve_runs_a_real_server_that_survives_bad_clients(sample):
     from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect
 
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "repsense", "serve", "--no-browser",
                              "--port", str(port)], stderr=subprocess.PIPE, text=True)
     try:

@@ -4,9 +4,7 @@ web app over 1,000 generated sessions / 100,000 reps. Screenshots go to out/scre
 
 from __future__ import annotations
 
-import os
 import pathlib
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,31 +16,20 @@ from bench.history_scale import generate
 from repsense.app.history import routes
 from repsense.app.server import Settings, create_app
 from repsense.store import Store
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port, need
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "out" / "screenshots"
 CHART_JS = ROOT / "repsense" / "app" / "web" / "node_modules" / "chart.js" / "dist"
 
 
-def _need(ok: bool, why: str) -> None:
-    if not ok:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs {why}")
-        pytest.skip(f"{why} is not available")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def serve(store: Store) -> Iterator[str]:
     """The web app with the history routes over ``store``, on a free port, in a thread."""
     import uvicorn
 
-    port = _free_port()
+    port = free_port()
     app = create_app(Settings(extra_routes=routes(store)))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -76,8 +63,8 @@ def empty_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    _need(pathlib.Path(CHROMIUM).exists(), CHROMIUM)
-    _need((CHART_JS / "chart.umd.min.js").exists(), "Chart.js from npm (setup.sh runs npm install)")
+    need(pathlib.Path(CHROMIUM).exists(), CHROMIUM)
+    need((CHART_JS / "chart.umd.min.js").exists(), "Chart.js from npm (setup.sh runs npm install)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

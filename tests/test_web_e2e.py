@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import pathlib
 import shutil
 import socket
@@ -24,7 +23,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import ROOT, require_data
+from tests.conftest import ROOT, free_port, need, require_data
 
 pytestmark = pytest.mark.browser
 
@@ -39,23 +38,12 @@ TOLERANCE = 1          # what `analyze` meets on the labelled clips (tests/test_
 DEMO_SQUATS = 5        # repsense/samples/squats.npz
 
 
-def _need(ok: bool, why: str) -> None:
-    if not ok:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs {why}")
-        pytest.skip(f"{why} is not available")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`repsense serve` on a free port of 127.0.0.1; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     with log.open("w") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "repsense", "serve", "--no-browser",
@@ -87,7 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def fake_camera(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     """The labelled clip as the .y4m file Chromium's fake camera plays (640x360, 15 fps)."""
     clip = require_data("videos", "clips", CLIP)
-    _need(shutil.which("ffmpeg") is not None, "ffmpeg")
+    need(shutil.which("ffmpeg") is not None, "ffmpeg")
     out = tmp_path_factory.mktemp("camera") / "camera.y4m"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(clip), "-vf", "scale=640:360,fps=15",
                     "-pix_fmt", "yuv420p", str(out)], check=True)
@@ -97,11 +85,11 @@ def fake_camera(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 @pytest.fixture(scope="module")
 def pw_driver() -> Iterator[object]:
     """One Playwright driver for the module (a second sync_playwright() may not run inside it)."""
-    _need(pathlib.Path(CHROMIUM).exists(), CHROMIUM)
+    need(pathlib.Path(CHROMIUM).exists(), CHROMIUM)
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _need(False, "playwright (pip install 'playwright>=1.48,<2')")
+        need(False, "playwright (pip install 'playwright>=1.48,<2')")
         raise
     with sync_playwright() as pw:
         yield pw
@@ -149,7 +137,7 @@ def open_page(page, server: str, query: str = "") -> None:  # type: ignore[no-un
 
 
 def need_vendor() -> None:
-    _need((VENDOR / "vision_bundle.mjs").exists(),
+    need((VENDOR / "vision_bundle.mjs").exists(),
           "the page's npm packages (cd repsense/app/web && npm install)")
 
 

@@ -33,7 +33,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from repsense import __version__
 from repsense.app.history import open_history
 from repsense.app.jobs import VIDEO_SUFFIXES, JobRunner
-from repsense.app.live import (MAX_BINARY_BYTES, ProtocolError, SessionManager, brief_of,
+from repsense.app.live import (ProtocolError, SessionManager, brief_of,
                                decode_text, summary_of)
 from repsense.errors import RepsenseError
 from repsense.session import EventSink, Session
