@@ -200,11 +200,13 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_listen)
 
     p = sub.add_parser("train", help="train the step model on labelled recordings (needs torch)")
-    p.add_argument("--data", default=DEFAULT_DATA, metavar="DIR")
+    p.add_argument("--data", default=DEFAULT_DATA, metavar="DIR",
+                   help="folder of Exermote-format CSV recordings (default: %(default)s)")
     p.add_argument("--out", metavar="FILE.npz", help="default: the shipped model file")
     p.add_argument("--folds", action="store_true",
                    help="also train one model per left-out individual (for 'evaluate --loio')")
-    p.add_argument("--folds-dir", metavar="DIR")
+    p.add_argument("--folds-dir", metavar="DIR",
+                   help="where the per-individual fold models are (default: the shipped ones)")
     p.add_argument("--arch", choices=("tcn", "cnn"), default="tcn",
                    help="tcn: the shipped dilated TCN; cnn: the earlier window CNN (default: tcn)")
     p.add_argument("--iterations", type=int, default=1000, help="TCN training iterations (default: 1000)")
@@ -215,11 +217,14 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="per-step accuracy, macro-F1 and rep count error on labelled recordings")
-    p.add_argument("--data", default=DEFAULT_DATA, metavar="DIR")
+    p.add_argument("--data", default=DEFAULT_DATA, metavar="DIR",
+                   help="folder of Exermote-format CSV recordings (default: %(default)s)")
     p.add_argument("--loio", action="store_true",
                    help="score each individual with the model trained without them (shipped fold models)")
-    p.add_argument("--folds-dir", metavar="DIR")
-    p.add_argument("--model", metavar="FILE.npz")
+    p.add_argument("--folds-dir", metavar="DIR",
+                   help="where the per-individual fold models are (default: the shipped ones)")
+    p.add_argument("--model", metavar="FILE.npz",
+                   help="step model to evaluate (default: the shipped one)")
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON ('-' for stdout)")
     p.set_defaults(func=cmd_evaluate)
     return imu
