@@ -75,3 +75,18 @@ def test_a_bad_database_url_is_one_line_that_says_what_is_expected(capsys):
     assert "use sqlite:/// or postgresql://" in capsys.readouterr().err
     assert main(["history", "--db", "not a url"]) == 1
     assert "expected sqlite:///path.db" in capsys.readouterr().err
+
+
+def test_imu_analyze_store_keeps_a_sensor_session(tmp_path, capsys):
+    from tests.conftest import require_data
+
+    csv = sorted(require_data("exermote").glob("*.csv"))[0]
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    assert main(["imu", "analyze", str(csv), "--json", str(tmp_path / "r.json"), "--store",
+                 "--db", db, "--profile", "ann"]) == 0
+    assert "stored as session" in capsys.readouterr().err
+    report = json.loads((tmp_path / "r.json").read_text())["inputs"][0]
+    assert main(["history", "--db", db, "--profile", "ann", "--json"]) == 0
+    [s] = json.loads(capsys.readouterr().out)["sessions"]
+    assert s["source"] == str(csv) and s["total_reps"] == report["total_reps"] > 0
+    assert {e["name"] for e in s["exercises"]} == {e["name"] for e in report["exercises"]}

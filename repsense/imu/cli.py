@@ -48,6 +48,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             for seg in result.timeline:
                 print(f"    set {seg['exercise']:7s} {seg['start_s']:7.1f}-{seg['end_s']:7.1f} s: "
                       f"{seg['reps']} reps", file=human)
+            if args.store:
+                from repsense.store.cli import open_store
+                from repsense.store.sink import store_events
+
+                store = getattr(args, "_store", None) or open_store(args)
+                args._store = store
+                sid = store_events(store, result.events, profile=args.profile, kind="imu",
+                                   source=str(path), exercise="auto")
+                print(f"{path}: stored as session {sid} in {store.url}", file=sys.stderr)
         docs.append(result.to_dict())
     if args.json:
         try:
@@ -184,6 +193,11 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="FILE.csv")
     p.add_argument("--json", metavar="FILE", help="write the JSON report to FILE ('-' for stdout, JSON only)")
     p.add_argument("--model", metavar="FILE.npz", help="step model to use (default: the shipped one)")
+    p.add_argument("--store", action="store_true",
+                   help="keep each recording's analysis in the history database")
+    from repsense.store.cli import DEFAULT_PROFILE, add_store_options
+
+    add_store_options(p, DEFAULT_PROFILE)
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("listen", help="count live from IMU samples on MQTT repsense/<node>/imu")
