@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import pathlib
 import json
 import os
 import socket
@@ -134,7 +135,7 @@ def sample_messages(rec: ImuRecording, start: int, stop: int, batch: int) -> lis
     return out
 
 
-def test_listen_counts_like_analyze(broker: Broker) -> None:
+def test_listen_counts_like_analyze(broker: Broker, tmp_path: pathlib.Path) -> None:
     rec = load_csv(exermote_file("2017-04-22_15-22-00_Individual_1.csv"))
     part = slice(0, 1200)  # two minutes: burpees and sit-ups
     sub = ImuRecording(rec.path, rec.samples[part], rec.timestamp_ms[part], rec.valid[part], 10.0)
@@ -143,7 +144,12 @@ def test_listen_counts_like_analyze(broker: Broker) -> None:
 
     model = StepModel.load()
     log = io.StringIO()
-    listener = ImuListener(f"mqtt://127.0.0.1:{broker.port}", "arm", lambda: ImuTracker(model), log=log)
+    from repsense.store import Store
+    from repsense.store.sink import StoreSink
+
+    store = Store(f"sqlite:///{tmp_path / 'history.db'}")   # imu listen --store
+    listener = ImuListener(f"mqtt://127.0.0.1:{broker.port}", "arm", lambda: ImuTracker(model), log=log,
+                           session_sinks=lambda: [StoreSink(store, kind="imu", source="arm")])
     stop = threading.Event()
     result: list[int] = []
     thread = threading.Thread(target=lambda: result.append(listener.run(stop)))
@@ -173,6 +179,9 @@ def test_listen_counts_like_analyze(broker: Broker) -> None:
     ended = [body for topic, body in events.messages if topic == "repsense/arm/events/SessionEnded"]
     assert ended[0]["total_reps"] == len(expected)
     assert listener.malformed == 2
+    [stored] = store.list_sessions()
+    assert stored["status"] == "ended" and stored["total_reps"] == len(expected)
+    store.close()
     assert "not JSON" in log.getvalue() and "'values' must be a list of 12 numbers" in log.getvalue()
 
 

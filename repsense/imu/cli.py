@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from repsense.errors import RepsenseError
 from repsense.sinks.jsonio import write_json
@@ -75,9 +75,19 @@ def cmd_listen(args: argparse.Namespace) -> int:
     try:
         model = _model(args.model)
         outbox = args.outbox or default_outbox_path(f"{args.prefix}-imu-{args.node}")
+        session_sinks: Callable[[], list[Any]] | None = None
+        if args.store:
+            from repsense.store.cli import open_store
+            from repsense.store.sink import StoreSink
+
+            store = open_store(args)
+            source = f"imu node {args.node}"
+            session_sinks = lambda: [StoreSink(store, profile=args.profile,  # noqa: E731
+                                               kind="imu", source=source)]
         listener = ImuListener(args.broker, args.node, tracker_factory=lambda: ImuTracker(model),
                                reconnect_timeout_s=args.reconnect_timeout, outbox=outbox,
-                               prefix=args.prefix, ca_file=args.ca_file)
+                               prefix=args.prefix, ca_file=args.ca_file,
+                               session_sinks=session_sinks)
     except RepsenseError as exc:
         _err(str(exc))
         return 2
@@ -184,6 +194,8 @@ def format_evaluation(ev: Any, title: str) -> str:
 
 def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``imu`` command and its subcommands; each sets ``func`` to its handler."""
+    from repsense.store.cli import DEFAULT_PROFILE, add_store_options
+
     imu = subparsers.add_parser("imu", help="wearable motion sensor: analyse recordings, listen live, "
                                 "train and evaluate the model")
     sub = imu.add_subparsers(dest="imu_command", metavar="{analyze,listen,train,evaluate}")
@@ -195,8 +207,6 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="FILE.npz", help="step model to use (default: the shipped one)")
     p.add_argument("--store", action="store_true",
                    help="keep each recording's analysis in the history database")
-    from repsense.store.cli import DEFAULT_PROFILE, add_store_options
-
     add_store_options(p, DEFAULT_PROFILE)
     p.set_defaults(func=cmd_analyze)
 
@@ -211,6 +221,9 @@ def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="FILE.npz", help="step model to use (default: the shipped one)")
     p.add_argument("--reconnect-timeout", type=float, default=30.0, metavar="S",
                    help="give up after the broker has been unreachable this long (default 30 s)")
+    p.add_argument("--store", action="store_true",
+                   help="keep each sensor session in the history database")
+    add_store_options(p, DEFAULT_PROFILE)
     p.set_defaults(func=cmd_listen)
 
     p = sub.add_parser("train", help="train the step model on labelled recordings (needs torch)")

@@ -24,10 +24,11 @@ import sys
 import threading
 import time
 import uuid
-from typing import Callable, TextIO
+from typing import Any, Callable, TextIO
 
 import numpy as np
 
+from repsense.engine.events import Event
 from repsense.imu.recording import CHANNELS, N_CHANNELS
 from repsense.imu.tracker import ImuTracker
 from repsense.sinks.mqtt import (BrokerAddress, EventPublisher, LogLimiter, MqttLink, Outbox, Topics,
@@ -88,8 +89,12 @@ class ImuListener:
                  tracker_factory: Callable[[], ImuTracker] = ImuTracker,
                  reconnect_timeout_s: float = 30.0, log: TextIO | None = None, *,
                  outbox: str | pathlib.Path | None = None, prefix: str = "repsense",
-                 ca_file: str | None = None) -> None:
+                 ca_file: str | None = None,
+                 session_sinks: Callable[[], list[Any]] | None = None) -> None:
         self.node = check_node_id(node)
+        # More sinks per sensor session (e.g. the history store); a new set after each "end".
+        self.session_sinks = session_sinks
+        self.sinks: list[Any] = session_sinks() if session_sinks is not None else []
         self.address = BrokerAddress.parse(broker_url, ca_file=ca_file)
         self.url = self.address.url
         self.topics = Topics(prefix)
@@ -132,12 +137,24 @@ class ImuListener:
         with self._lock:
             for item in items:
                 if item == END:
-                    self.publisher.emit(self.tracker.finish())
+                    self._emit(self.tracker.finish(), last=True)
                     self.tracker = self.tracker_factory()
                     self.publisher = self._new_publisher()
+                    self.sinks = self.session_sinks() if self.session_sinks is not None else []
                 else:
                     sample, t = item
-                    self.publisher.emit(self.tracker.update(sample, t))
+                    self._emit(self.tracker.update(sample, t))
+
+    def _emit(self, events: list[Event], last: bool = False) -> None:
+        self.publisher.emit(events)
+        for sink in list(self.sinks):
+            try:
+                sink.emit(events)
+                if last:
+                    sink.close()
+            except Exception as exc:  # noqa: BLE001 - a failing sink must not stop the counting
+                self._say(f"{type(sink).__name__} failed ({exc}); it gets no more events")
+                self.sinks.remove(sink)
 
     def run(self, stop: threading.Event) -> int:
         self.link.start()
@@ -164,7 +181,10 @@ class ImuListener:
         finally:
             with self._lock:
                 if code == 0:
-                    self.publisher.emit(self.tracker.finish())
+                    self._emit(self.tracker.finish(), last=True)
+                else:
+                    for sink in self.sinks:
+                        sink.close()
             self.link.close(5.0 if code == 0 else 0.0)
         return code
 
