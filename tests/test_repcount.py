@@ -113,7 +113,8 @@ def test_auto_counts_an_unsure_recognition_with_the_generic_counter():
                       recognizer=SaysAt(1500, "squat", AUTO_SURE - 0.1))
     got = reps(run(tracker, SAMPLE))
     assert len(got) == 5 and {r.exercise for r in got} == {"squat"}
-    assert tracker.exercise == "generic"   # the counter in use; the reps carry the name
+    # the generic counter counts; the reps, the trace and the screens carry the segment's name
+    assert tracker.exercise == "squat" and tracker.counter.spec.name == "generic"
 
 
 def test_auto_counts_a_sure_recognition_with_its_description():

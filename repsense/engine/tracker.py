@@ -348,8 +348,13 @@ class Tracker:
 
     @property
     def exercise(self) -> str:
-        """The exercise being counted now (``idle`` while auto mode sees none)."""
-        return self._counter.spec.name if self._counter is not None else IDLE
+        """The exercise being counted now (``idle`` while auto mode sees none): the name its
+        reps are reported under, also while the generic counter counts a segment for it."""
+        if self._counter is None:
+            return IDLE
+        if self._counter is self._fallback and self._fallback_name is not None:
+            return self._fallback_name
+        return self._counter.spec.name
 
     @property
     def phase(self) -> str:
