@@ -404,3 +404,39 @@ def test_serve_refuses_a_busy_port_with_one_line():
                               "--port", str(port)], capture_output=True, text=True, timeout=60)
     assert out.returncode != 0
     assert "Traceback" not in out.stderr and str(port) in out.stderr
+
+
+def test_frames_mode_errors_are_frames_not_crashes(sample):
+    """A model that cannot load, a frame whose time goes back, a model failing on a frame."""
+    class Broken:
+        def __call__(self, jpeg: bytes, t_ms: int):
+            raise RuntimeError("graph failed")
+
+        def close(self) -> None:
+            pass
+
+    def no_model():
+        raise OSError("model file missing")
+
+    manager = SessionManager(pose_estimator_factory=no_model)
+    from repsense.app.live import ProtocolError
+
+    with pytest.raises(ProtocolError) as err:
+        manager.start({"type": "start", "mode": "frames", "exercise": "squat"})
+    assert err.value.code == "pose_failed" and "could not load" in err.value.message
+    assert not manager.live
+    manager = SessionManager(pose_estimator_factory=Broken)
+    live, _ = manager.start({"type": "start", "mode": "frames", "exercise": "squat"})
+    with pytest.raises(ProtocolError) as err:
+        live.handle_frame((EPOCH).to_bytes(8, "big") + b"jpeg")
+    assert err.value.code == "pose_failed"
+    live.pose_estimator = lambda jpeg, t: None                 # nobody in view
+    live.handle_frame((EPOCH + 100).to_bytes(8, "big") + b"jpeg")
+    with pytest.raises(ProtocolError) as err:
+        live.handle_frame((EPOCH + 50).to_bytes(8, "big") + b"jpeg")
+    assert err.value.code == "bad_time"
+    # a landmarks session resumed by a page that fell back to frames gets a model
+    manager = SessionManager(pose_estimator_factory=Broken)
+    live, _ = manager.start({"type": "start", "exercise": "squat"})
+    again, started = manager.start({"type": "start", "session": live.id, "mode": "frames"})
+    assert again is live and started["mode"] == "frames" and live.pose_estimator is not None

@@ -197,7 +197,17 @@ class LiveSession:
             raise ProtocolError("ended", f"session {self.id} has ended; start a new one")
         with self.lock:
             offset = self.origin_ms if self.origin_ms is not None else t
-            pose = self.pose_estimator(data[8:], int(round(t - offset)))
+            if self.session.last_ms is not None and t - offset <= self.session.last_ms:
+                raise ProtocolError("bad_time", f"time went backwards or repeated: t={t:.0f} "
+                                    "is not after the last frame")
+            try:
+                pose = self.pose_estimator(data[8:], int(round(t - offset)))
+            except ProtocolError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the model's failure is the client's answer
+                log.exception("pose model failed on a frame of session %s", self.id)
+                raise ProtocolError("pose_failed", f"the pose model failed on this frame "
+                                    f"({type(exc).__name__})") from None
             if pose is None:
                 pose = missing_pose()
             events = self.feed(t, pose)
@@ -241,6 +251,9 @@ class SessionManager:
             with self._lock:
                 live = self.live.get(str(wanted))
             if live is not None:
+                if msg.get("mode") == "frames" and live.pose_estimator is None:
+                    live.pose_estimator = self._estimator()   # the page fell back to frames
+                    live.mode = "frames"
                 live.attached += 1
                 live.detached_at = None
                 return live, live.started(resumed=True)
@@ -270,20 +283,27 @@ class SessionManager:
         except InputError as exc:
             raise ProtocolError("bad_message", str(exc)) from None
         session.profile = profile
+        # the model before the sinks: a model that fails to load leaves nothing half-started
+        estimator = self._estimator() if mode == "frames" else None
         for factory in self.sink_factories:
             try:
                 session.sinks.append(factory(session))
             except Exception:  # noqa: BLE001 - a sink that cannot start must not stop the session
                 log.exception("could not attach a sink to session %s", session.id)
-        estimator = None
-        if mode == "frames":
-            if self.pose_estimator_factory is None:
-                raise ProtocolError("pose_failed", "this server cannot run the pose model")
-            estimator = self.pose_estimator_factory()
         live = LiveSession(session, mode=mode, attached=1, pose_estimator=estimator)
         with self._lock:
             self.live[session.id] = live
         return live, live.started(resumed=False)
+
+    def _estimator(self) -> Callable[[bytes, int], np.ndarray | None]:
+        if self.pose_estimator_factory is None:
+            raise ProtocolError("pose_failed", "this server cannot run the pose model")
+        try:
+            return self.pose_estimator_factory()
+        except Exception as exc:  # noqa: BLE001 - say so on the page, keep serving
+            log.exception("could not load the server's pose model")
+            raise ProtocolError("pose_failed", f"the server could not load its pose model "
+                                f"({type(exc).__name__})") from None
 
     def detach(self, live: LiveSession) -> None:
         live.attached = max(0, live.attached - 1)
