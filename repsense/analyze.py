@@ -11,10 +11,14 @@ import os
 import pathlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from repsense.engine.events import Event
 from repsense.errors import RepsenseError
 from repsense.sinks.report import InputReport
+
+if TYPE_CHECKING:
+    from repsense.session import Analysis
 
 # Frames darker than this (mean 0-255) are too dark for the pose model to find a person.
 DARK_BRIGHTNESS = 40.0
@@ -60,6 +64,21 @@ def output_for(option: str | None, path: pathlib.Path, n: int, suffix: str) -> p
     return out.with_name(f"{out.stem}-{path.stem}{out.suffix or suffix}")
 
 
+def require_person(path: str | pathlib.Path, analysis: Analysis) -> None:
+    """Raise RepsenseError saying why when nobody was found in any frame (too dark, or not in
+    view)."""
+    report = analysis.report
+    if report.person_frames > 0:
+        return
+    dark = analysis.recording.unseen_brightness
+    if dark is not None and dark < DARK_BRIGHTNESS:
+        raise RepsenseError(
+            f"{path}: nobody was found in {report.frames} frames, and the video is very dark "
+            f"(mean brightness {dark:.0f}/255): light the room or turn up the camera's exposure")
+    raise RepsenseError(f"{path}: nobody was found in {report.frames} frames; the whole body "
+                        "should be in view, lit, and not too small")
+
+
 def analyze_input(opts: AnalyzeOptions, path: pathlib.Path,
                   progress: Callable[[int], None] | None = None) -> InputResult:
     """Analyse one video or pose recording with every output the options ask for."""
@@ -86,16 +105,7 @@ def analyze_input(opts: AnalyzeOptions, path: pathlib.Path,
                              progress=progress)
         extra = {} if opts.set_rest_s is None else {"set_rest_s": opts.set_rest_s}
         analysis = analyze_recording(rec, opts.exercise, **extra)
-        if analysis.report.person_frames == 0:
-            dark = rec.unseen_brightness
-            if dark is not None and dark < DARK_BRIGHTNESS:
-                raise RepsenseError(
-                    f"{path}: nobody was found in {analysis.report.frames} frames, and the "
-                    f"video is very dark (mean brightness {dark:.0f}/255): light the room "
-                    "or turn up the camera's exposure")
-            raise RepsenseError(
-                f"{path}: nobody was found in {analysis.report.frames} frames; the whole body "
-                "should be in view, lit, and not too small")
+        require_person(path, analysis)
         n = opts.n_inputs
         out = output_for(opts.save_pose, path, n, ".npz")
         if out is not None:
@@ -139,4 +149,4 @@ def analyze_input(opts: AnalyzeOptions, path: pathlib.Path,
                            notes=notes)
 
 
-__all__ = ["AnalyzeOptions", "InputResult", "analyze_input", "output_for"]
+__all__ = ["AnalyzeOptions", "InputResult", "analyze_input", "output_for", "require_person"]

@@ -20,13 +20,12 @@ import numpy as np
 
 from repsense.errors import InputError, RepsenseError
 from repsense.pose import PoseRecording
-from repsense.sources import RECORDING_SUFFIXES
+from repsense.sources import RECORDING_SUFFIXES, VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
 
 R = TypeVar("R")
 
-VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp"}
 # A chunk shorter than this is not worth a process of its own. NOTE: after a join the tracker's
 # poses stay slightly off the one-pass poses (median 0.004 of the image on MrPose_squat2), which
 # can flip a rep that sits on a form threshold; a video under a minute gains little from two

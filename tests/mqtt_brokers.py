@@ -16,14 +16,10 @@ from typing import Any
 
 import pytest
 
+from conftest import free_port  # noqa: E402,F401 - re-exported for the MQTT tests
+
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _listening(port: int) -> bool:

@@ -7,7 +7,6 @@ import io
 import pathlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ paho = pytest.importorskip("paho.mqtt.client")
 amqtt_broker = pytest.importorskip("amqtt.broker")
 
 from repsense.engine.events import RepCompleted  # noqa: E402
+from conftest import free_port  # noqa: E402,F401 - one helper for every test server
 from repsense.imu.analysis import run_recording  # noqa: E402
 from repsense.imu.model import StepModel  # noqa: E402
 from repsense.imu.mqtt import ImuListener, parse_message  # noqa: E402
@@ -39,12 +39,6 @@ def exermote_file(name: str) -> Path:
             pytest.fail(f"IMU test data missing under CI: {path}")
         pytest.skip(f"IMU test data not found at {path}")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Broker:

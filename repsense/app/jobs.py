@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 
 JOB_ID = re.compile(r"^[0-9a-f]{12}$")
 KEEP_JOBS = 50
-VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp"}
 
 
 @dataclass
@@ -105,6 +104,7 @@ class JobRunner:
             shutil.rmtree(old.folder, ignore_errors=True)
 
     def _run(self, job: Job) -> None:
+        from repsense.analyze import require_person
         from repsense.session import analyze_recording
         from repsense.sinks.annotate import write_annotated
         from repsense.sinks.plot import write_plot
@@ -122,10 +122,8 @@ class JobRunner:
             job.progress, job.stage = 0.8, "counting"
             analysis = analyze_recording(rec, job.exercise,
                                          sinks=self.sinks_for(job) if self.sinks_for else ())
+            require_person(job.input, analysis)   # the message names job.name (below)
             report = analysis.report
-            if report.person_frames == 0:
-                raise RepsenseError(f"nobody was found in {report.frames} frames; the whole body "
-                                    "should be in view, lit, and not too small")
             report.path = job.name
             job.report = report.to_dict()
             job.progress, job.stage = 0.85, "drawing the annotated video"
@@ -144,4 +142,4 @@ class JobRunner:
             job.input.unlink(missing_ok=True)   # the upload is not kept once analysed
 
 
-__all__ = ["JOB_ID", "Job", "JobRunner", "VIDEO_SUFFIXES"]
+__all__ = ["JOB_ID", "Job", "JobRunner"]

@@ -32,12 +32,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from repsense import __version__
 from repsense.app.history import open_history
-from repsense.app.jobs import VIDEO_SUFFIXES, JobRunner
+from repsense.app.jobs import JobRunner
 from repsense.app.live import (ProtocolError, SessionManager, brief_of,
                                decode_text, summary_of)
 from repsense.errors import RepsenseError
 from repsense.session import EventSink, Session
 from repsense.sinks.jsonio import dumps
+from repsense.sources import VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -166,9 +167,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     max_upload = int(settings.max_upload_mb * 1024 * 1024)
 
     # --- pages and files ------------------------------------------------------------------------
-    async def index(request: Request) -> Response:
-        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
-
     def page(name: str) -> Callable[[Request], Any]:
         async def serve_page(request: Request) -> Response:
             path = STATIC_DIR / name
@@ -372,7 +370,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     vendor = settings.web_dir / "node_modules"
     routes = [
-        Route("/", index),
+        Route("/", page("index.html")),
         Route("/healthz", healthz),
         Route("/models/{name}", model),
         Route("/api/exercises", exercises),

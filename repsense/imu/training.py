@@ -212,16 +212,23 @@ class _Warper:
         return (x * scale[:, None, :]).transpose(1, 2).contiguous()
 
 
-def train_model(data: list[Labelled], cfg: TrainConfig = TrainConfig(),
-                log: Callable[[str], None] | None = None) -> StepModel:
-    """Train on every step of ``data``; deterministic for a seed and thread count."""
+def _torch(seed: int, threads: int) -> tuple[Any, Any]:
+    """torch and its functional module, seeded and limited to ``threads`` (training is
+    deterministic for a seed and thread count); a clear message when torch is missing."""
     try:
         import torch
         import torch.nn.functional as F
     except ImportError:
         raise InputError("training needs torch: pip install torch==2.13.0 (CPU build)") from None
-    torch.manual_seed(cfg.seed)
-    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    return torch, F
+
+
+def train_model(data: list[Labelled], cfg: TrainConfig = TrainConfig(),
+                log: Callable[[str], None] | None = None) -> StepModel:
+    """Train on every step of ``data``; deterministic for a seed and thread count."""
+    torch, F = _torch(cfg.seed, cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     mean, std = normalisation(np.concatenate([d.inputs for d in data]))
     X = np.concatenate([windows(d.inputs, cfg.length, cfg.lookahead) for d in data])
@@ -337,13 +344,7 @@ def _tcn_network(cfg: TcnConfig) -> Any:
 def train_tcn(data: list[Labelled], cfg: TcnConfig = TcnConfig(),
               log: Callable[[str], None] | None = None) -> StepModel:
     """Train the TCN on every step of ``data``; deterministic for a seed and thread count."""
-    try:
-        import torch
-        import torch.nn.functional as F
-    except ImportError:
-        raise InputError("training needs torch: pip install torch==2.13.0 (CPU build)") from None
-    torch.manual_seed(cfg.seed)
-    torch.set_num_threads(cfg.threads)
+    torch, F = _torch(cfg.seed, cfg.threads)
     gen = torch.Generator().manual_seed(cfg.seed)
     mean, std = normalisation(np.concatenate([d.inputs for d in data]))
     net = _tcn_network(cfg)

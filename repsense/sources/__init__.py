@@ -16,6 +16,8 @@ from repsense.errors import InputError
 from repsense.pose import PoseRecording
 
 RECORDING_SUFFIXES = {".npz"}
+# File names taken for videos (folders of inputs, uploads); OpenCV/FFmpeg decides what it can open.
+VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp"}
 
 
 def select_span(rec: PoseRecording, start_s: float | None, end_s: float | None) -> PoseRecording:
@@ -58,4 +60,4 @@ def load_input(path: str | pathlib.Path, *, start_s: float | None = None, end_s:
                         progress=progress)
 
 
-__all__ = ["RECORDING_SUFFIXES", "load_input", "select_span"]
+__all__ = ["RECORDING_SUFFIXES", "VIDEO_SUFFIXES", "load_input", "select_span"]
