@@ -126,3 +126,33 @@ def test_hold_timer(frames, expected_held):
             t += 33
             timer.update(in_pos, t)
     assert timer.held_s == pytest.approx(expected_held, abs=0.15)
+
+
+def test_a_return_that_wobbles_on_is_not_a_second_rep():
+    # The rep ends once the signal is back return_fraction of the way (125); it turns down at once
+    # and dips by more than min_rom before reaching the top: it never got back near rest, so this
+    # is the same movement going on, not a new rep.
+    spec = CountSpec(rest="high", min_rom=40.0, min_rep_s=0.3, max_rep_s=8.0, return_fraction=0.5)
+    pts = [(0.0, 170), (1.0, 170), (2.0, 80), (2.5, 126), (2.55, 110), (3.0, 84), (3.8, 170),
+           (4.8, 170)]
+    reps = run(spec, *waypoints(pts))
+    assert len(reps) == 1, [(r.start_ms, r.end_ms) for r in reps]
+
+
+def test_rhythm_counts_the_reps_a_regular_run_hid():
+    from repsense.engine.counting import Rhythm
+
+    rhythm = Rhythm(max_missed=3)
+    ends = [1000, 2000, 3000, 4000, 5000, 7000, 8000, 11100, 12000]
+    assert [rhythm.observe(t) for t in ends] == [0, 0, 0, 0, 0, 1, 0, 2, 0]
+
+
+def test_rhythm_fills_nothing_without_a_rhythm():
+    from repsense.engine.counting import Rhythm
+
+    irregular = Rhythm(max_missed=3)
+    assert sum(irregular.observe(t) for t in [0, 700, 2500, 2900, 5000, 9000]) == 0
+    capped = Rhythm(max_missed=1)   # a gap of 4 intervals is a pause, not 3 missed reps
+    assert sum(capped.observe(t) for t in [0, 1000, 2000, 3000, 7000]) == 0
+    paused = Rhythm(max_missed=3)   # still between two reps: a rest, whatever its length
+    assert [paused.observe(t, moved=t != 6000) for t in [0, 1000, 2000, 3000, 4000, 6000]] == [0] * 6

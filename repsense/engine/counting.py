@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import math
+import statistics
 from collections import deque
 from dataclasses import dataclass
 
@@ -21,6 +22,12 @@ from repsense.engine.specs import CountSpec
 REST_MEMORY_MS = 2500
 # A rep starts the last time the signal was this close to rest (share of min_rom).
 LEAVE_FRACTION = 0.1
+# Rhythm: the reps a run must have for its rhythm to be known, how regular it must be, and how
+# close a longer interval must come to a whole number of rep intervals (chosen by
+# cross-validation on RepCount-A, docs/benchmarks.md).
+RHYTHM_REPS = 4
+RHYTHM_CV = 0.25
+RHYTHM_TOL = 0.3
 
 
 class Phase(enum.Enum):
@@ -64,6 +71,7 @@ class RepCounter:
         self._start_ms = 0
         self._near_rest_ms = 0
         self._last_ms: int | None = None
+        self._last_end_ms = -1
         self.count = 0
 
     @property
@@ -125,9 +133,14 @@ class RepCounter:
             ok &= self._sign * (rest_value - s.rest_bound) >= 0
         if s.turn_bound is not None:
             ok &= self._sign * (s.turn_bound - turn_value) >= 0
+        # A rep starts from rest: one whose start lies before the previous rep's end never got
+        # back near rest in between (the last time it was is older), so it is the previous rep's
+        # return wobbling on, not a new rep.
+        ok &= self._start_ms >= self._last_end_ms
         if not ok:
             return None
         self.count += 1
+        self._last_end_ms = end_ms
         return Rep(self._start_ms, self._valley_ms, end_ms, rest_value, turn_value)
 
     def _remember(self, v: float, t: int) -> None:
@@ -144,6 +157,39 @@ class RepCounter:
         self._recent.clear()
         self._peak = -math.inf
         self._last_ms = None
+
+
+class Rhythm:
+    """Reps a counter missed inside a regular run (``CountSpec.fill_missed``).
+
+    Fast long sets (a pommel-horse circle every 0.8 s, 45 push-ups in a minute) lose a rep now
+    and then to a shallow swing or a pose gap. When the last ``RHYTHM_REPS`` intervals between
+    rep ends were regular (coefficient of variation at most ``RHYTHM_CV``) and the next interval
+    is close to ``k`` of them (``k`` from 2 to ``max_missed + 1``, within ``RHYTHM_TOL * k``),
+    the ``k - 1`` reps in between were done and missed. A filled interval keeps the rhythm."""
+
+    def __init__(self, max_missed: int) -> None:
+        self.max_missed = max_missed
+        self._intervals: deque[float] = deque(maxlen=RHYTHM_REPS)
+        self._last_end: int | None = None
+
+    def observe(self, end_ms: int, moved: bool = True) -> int:
+        """A rep ended at ``end_ms``: how many reps were missed before it (none unless the body
+        ``moved`` in between: a pause is not missed reps)."""
+        last, self._last_end = self._last_end, end_ms
+        if last is None:
+            return 0
+        gap = float(end_ms - last)
+        missed = 0
+        if len(self._intervals) >= RHYTHM_REPS - 1:
+            period = statistics.median(self._intervals)
+            spread = statistics.pstdev(self._intervals)
+            k = round(gap / period)
+            if moved and spread <= RHYTHM_CV * period and 2 <= k <= self.max_missed + 1 and \
+                    abs(gap / period - k) <= RHYTHM_TOL * k:
+                missed, gap = k - 1, period
+        self._intervals.append(gap)
+        return missed
 
 
 class HoldTimer:

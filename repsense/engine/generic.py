@@ -112,13 +112,15 @@ class MotionSignal:
 
 
 # The class-agnostic counter: the body along its main direction of motion (body sizes, or the
-# movement's own amplitude when it is large), counted by the ordinary rep counter. Parameters
-# chosen by cross-validation on RepCount-A, by video (docs/benchmarks.md).
+# movement's own amplitude when it is large), counted by the ordinary rep counter, which also
+# counts the reps a regular run hid (up to 6 in one interval, counting.Rhythm: a shallow swing in
+# a fast set, a pose gap). Parameters chosen by cross-validation on RepCount-A, by video
+# (docs/benchmarks.md).
 GENERIC_SPEC = ExerciseSpec(
     name=GENERIC, display="repetition",
     signal=SignalSpec(type="motion"),
     count=CountSpec(rest="high", min_rom=0.25, min_rep_s=0.3, max_rep_s=6.0,
-                    start_fraction=0.3, return_fraction=0.5, min_phase_s=0.1),
+                    start_fraction=0.3, return_fraction=0.5, min_phase_s=0.1, fill_missed=6),
     max_travel_speed=1.0,
     extra={"motion": MotionParams(amp_ref=0.35)},
 )

@@ -40,6 +40,8 @@ class CountSpec:
     away_phase: whether moving away from rest is the eccentric or the concentric phase.
     min_phase_s: both halves of a rep (away and back) take at least this long; a body does not
         move a joint through its range in a frame or two, a pose estimate that jumps does.
+    fill_missed: at most this many reps one interval of a regular run may hide (counting.Rhythm);
+        0 (the default) counts only the reps seen.
     """
 
     rest: str
@@ -53,6 +55,7 @@ class CountSpec:
     away_phase: str = "eccentric"
     min_phase_s: float = 0.2
     full_rom: float | None = None   # the exercise's full range (signal units): ROM % per rep
+    fill_missed: int = 0
 
 
 FORM_WHEN = ("rep", "bottom", "top", "always")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from repsense.engine.coaching import Coach
-from repsense.engine.counting import HoldTimer, Phase, Rep, RepCounter
+from repsense.engine.counting import HoldTimer, Phase, Rep, RepCounter, Rhythm
 from repsense.engine.events import (Event, ExerciseDetected, HoldUpdated, PersonLost, RepCompleted,
                              SessionEnded)
 from repsense.engine.form import Fault, FormJudge
@@ -31,7 +31,8 @@ PERSON_LOST_MS = 1000
 # In auto mode an exercise's own description counts only when the recogniser is at least this
 # sure of it; below, and for ``unknown``, the generic counter (which runs from the first frame,
 # so switching costs no reps) counts the segment under the recognised name. Chosen on RepCount-A
-# and the dev clips (docs/benchmarks.md).
+# and the dev clips (docs/benchmarks.md). Box-normalised poses (see BOXED_FRAMES) have no true
+# angles or heights for a description to count: the generic counter counts all of them.
 AUTO_SURE = 0.7
 # ... and hands a segment over to the generic counter when that has counted at least
 # HANDOVER_REPS reps in it and the description fewer than HANDOVER_SHARE of them: the movement
@@ -51,6 +52,9 @@ IDLE = "idle"
 TRAVEL_WINDOW_MS = 500
 # Pause at the turning point: time the signal stays within this share of the rep's range of it.
 PAUSE_BAND = 0.1
+# Reps a regular run hid (CountSpec.fill_missed) are counted only when the signal moved between
+# the reps around them by at least this share of a rep's range.
+MISSED_MOTION = 0.5
 
 
 
@@ -77,6 +81,8 @@ class ExerciseCounter:
         sides = 2 if spec.signal is not None and spec.signal.side == "each" else 1
         self._counters = [RepCounter(spec.count) for _ in range(sides)] if spec.count else []
         self._last_reps: list[Rep | None] = [None] * sides
+        fill = spec.count.fill_missed if spec.count else 0
+        self._rhythms = [Rhythm(fill) for _ in range(sides)] if fill else []
         self._hold = HoldTimer(spec.hold.enter_s, spec.hold.grace_s) if spec.hold else None
         self._hips: deque[tuple[int, float]] = deque()   # (t, hip x) for the walking gate
         self._motion = MotionSignal(aspect, params=spec.extra.get("motion", MotionParams())) \
@@ -205,9 +211,29 @@ class ExerciseCounter:
             if self._counted_by_other_side(i, rep):
                 self._last_reps[i] = rep
                 continue
+            prev = self._last_reps[i]
+            if self._rhythms and prev is not None:
+                missed = self._rhythms[i].observe(rep.end_ms, self._moved_between(history, prev, rep))
+                events.extend(self._rep_event(m, now) for m in self._missed(prev, rep, missed))
             self._last_reps[i] = rep
             events.append(self._rep_event(rep, now, self._pause_s(history, rep)))
         return events
+
+    @staticmethod
+    def _moved_between(history: deque[tuple[int, float]], prev: Rep, rep: Rep) -> bool:
+        """Whether the signal moved between two reps by at least MISSED_MOTION of ``rep``'s
+        range: reps missed inside a run are movement the counter did not count, a pause is not."""
+        seen = [v for ts, v in history if prev.end_ms <= ts <= rep.start_ms and not math.isnan(v)]
+        return bool(seen) and max(seen) - min(seen) >= MISSED_MOTION * rep.rom
+
+    @staticmethod
+    def _missed(prev: Rep, rep: Rep, n: int) -> list[Rep]:
+        """The ``n`` reps a regular run hid between ``prev`` and ``rep`` (counting.Rhythm), spread
+        evenly over the time between them."""
+        step = (rep.start_ms - prev.end_ms) / max(n, 1)
+        return [Rep(a, (a + b) // 2, b, rep.rest_value, rep.turn_value)
+                for a, b in ((int(prev.end_ms + j * step), int(prev.end_ms + (j + 1) * step))
+                             for j in range(n))]
 
     @staticmethod
     def _pause_s(history: deque[tuple[int, float]], rep: Rep) -> float:
@@ -507,7 +533,8 @@ class Tracker:
         self._segment_reps = []
         if name == IDLE:
             self._counter = None
-        elif name not in catalog() or (confidence < AUTO_SURE and not catalog()[name].is_hold):
+        elif name not in catalog() or ((confidence < AUTO_SURE or self.boxed) and
+                                       not catalog()[name].is_hold):
             assert self._fallback is not None
             self._counter = self._fallback
             self._fallback_name = name if name in catalog() else GENERIC
