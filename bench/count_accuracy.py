@@ -184,17 +184,18 @@ def run_repcount(modes: list[str], folds: int = 0) -> int:
 def generic_candidates() -> dict[str, object]:
     """The generic counter's settings the cross-validation chooses from (the shipped one among
     them): the depth of a rep on box-normalised poses, as the amplitude above which the signal is
-    scaled to the movement (amp_ref; a rep needs min_rom / amp_ref of it), and the shortest rep
-    (min_rep_s). Camera poses are not scaled, so their figures do not depend on amp_ref."""
+    scaled to the movement (amp_ref; a rep needs min_rom / amp_ref of it), and how many reps one
+    interval of a regular run may hide (fill_missed, counting.Rhythm; 0 counts only the reps
+    seen). Camera poses are not scaled, so their figures do not depend on amp_ref."""
     import dataclasses
 
     from repsense.engine.generic import GENERIC_SPEC, MotionParams
 
     out: dict[str, object] = {}
-    for amp in (0.35, 0.5, 0.7):
-        for rep_s in (0.3, 0.4):
-            count = dataclasses.replace(GENERIC_SPEC.count, min_rep_s=rep_s)
-            out[f"amp{amp:g}_rep{rep_s:g}s"] = dataclasses.replace(
+    for amp in (0.35, 0.5):
+        for fill in (0, 3, 6, 10):
+            count = dataclasses.replace(GENERIC_SPEC.count, fill_missed=fill)
+            out[f"amp{amp:g}_fill{fill}"] = dataclasses.replace(
                 GENERIC_SPEC, count=count, extra={"motion": MotionParams(amp_ref=amp)})
     return out
 
