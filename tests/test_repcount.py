@@ -123,6 +123,14 @@ def test_auto_counts_a_sure_recognition_with_its_description():
     assert len(got) == 5 and tracker.exercise == "squat" and not tracker.handovers
 
 
+def test_auto_counts_box_normalised_poses_with_the_generic_counter_even_when_sure():
+    # A box-normalised pose has no true angle or height for the squat description to read.
+    tracker = Tracker("auto", recognizer=SaysAt(1500, "squat", 0.95))
+    got = reps(run(tracker, boxed(SAMPLE)))
+    assert len(got) == 5 and {r.exercise for r in got} == {"squat"}
+    assert tracker.boxed and tracker.counter.spec.name == "generic"
+
+
 # --- RepCount-A dev half (82 videos): figures of docs/benchmarks.md --------------------------
 
 def _figures(mode: str) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
@@ -158,7 +166,7 @@ def test_repcount_auto():
 
 
 # Just under the measured figures (docs/benchmarks.md, "Rep counting on RepCount-A").
-# Measured: generic 0.362 / 0.500, auto 0.374 / 0.524 (nMAE / off-by-one).
-GENERIC_MAX_NMAE, GENERIC_MIN_OBO = 0.37, 0.49
-AUTO_MAX_NMAE, AUTO_MIN_OBO = 0.38, 0.51
+# Measured: generic 0.332 / 0.561, auto 0.337 / 0.561 (nMAE / off-by-one; 0.561 is 46 of 82).
+GENERIC_MAX_NMAE, GENERIC_MIN_OBO = 0.34, 0.55
+AUTO_MAX_NMAE, AUTO_MIN_OBO = 0.345, 0.55
 AUTO_CLASSES_AT_OBO_0 = 1   # "others": one video, 10 true, 7 counted
