@@ -22,9 +22,10 @@ from repsense.engine.specs import CountSpec
 REST_MEMORY_MS = 2500
 # A rep starts the last time the signal was this close to rest (share of min_rom).
 LEAVE_FRACTION = 0.1
-# Rhythm: the reps a run must have for its rhythm to be known, how regular it must be, and how
-# close a longer interval must come to a whole number of rep intervals (chosen by
-# cross-validation on RepCount-A, docs/benchmarks.md).
+# Rhythm: the intervals it is read from (at least one fewer must be known), how regular they must
+# be, and how close a longer interval must come to a whole number of them. Set on RepCount-A's
+# dev half (the number of reps one interval may hide, CountSpec.fill_missed, is cross-validated;
+# docs/benchmarks.md).
 RHYTHM_REPS = 4
 RHYTHM_CV = 0.25
 RHYTHM_TOL = 0.3

@@ -212,7 +212,7 @@ class ExerciseCounter:
                 self._last_reps[i] = rep
                 continue
             prev = self._last_reps[i]
-            if self._rhythms and prev is not None:
+            if self._rhythms and prev is not None:   # a gap needs the rep before it
                 missed = self._rhythms[i].observe(rep.end_ms, self._moved_between(history, prev, rep))
                 events.extend(self._rep_event(m, now) for m in self._missed(prev, rep, missed))
             self._last_reps[i] = rep
