@@ -170,3 +170,14 @@ def test_repcount_auto():
 GENERIC_MAX_NMAE, GENERIC_MIN_OBO = 0.34, 0.55
 AUTO_MAX_NMAE, AUTO_MIN_OBO = 0.345, 0.55
 AUTO_CLASSES_AT_OBO_0 = 1   # "others": one video, 10 true, 7 counted
+
+
+def test_the_trace_shows_the_generic_signal_the_first_reps_were_counted_on():
+    # The generic signal is known once its window holds 1.5 s, then for the whole window at once;
+    # the trace (and so the plot) gets those values too, not a gap under the first reps.
+    tracker = Tracker("generic", aspect=SAMPLE.aspect, keep_trace=True)
+    got = reps(run(tracker, SAMPLE))
+    first = got[0]
+    under = [s.values[0] for s in tracker.trace if first.start_ms <= s.timestamp_ms <= first.end_ms]
+    assert under and not np.isnan(under).any()
+    assert max(under) - min(under) >= 0.25   # the rep's depth (GENERIC_SPEC min_rom), on the plot

@@ -89,6 +89,9 @@ class ExerciseCounter:
             if spec.signal is not None and spec.signal.type == "motion" else None
         self._last_hold_report = -1
         self.last_values: tuple[float, ...] = (math.nan,) * max(1, sides)
+        # Samples of earlier frames the last update made known (the generic signal's first
+        # window comes at once): the trace takes them, so a plot shows what the reps were counted on.
+        self.backfill: list[tuple[int, float]] = []
         self.form = FormJudge(spec, aspect)
         self.rep_faults: list[Fault] = []   # turning-point faults since the coach took them
         self._signal_history: list[deque[tuple[int, float]]] = [deque() for _ in range(sides)]
@@ -192,6 +195,7 @@ class ExerciseCounter:
         if self._motion is not None:
             samples = [] if gated else self._motion.update(pose, t, self.boxed)
             self.last_values = (samples[-1][1] if samples else math.nan,)
+            self.backfill = samples[:-1]
             return [e for ts, v in samples for e in self._count([v], ts, t)]
         values = [math.nan] * len(self._counters) if gated else self._values(pose, t)
         self.last_values = tuple(values)
@@ -577,6 +581,18 @@ class Tracker:
                 (math.nan,) * len(counter.last_values)
         faults = tuple(counter.form.active) if counter is not None and seen is not None else ()
         self.trace.append(Sample(t, values, self.phase, self.exercise, faults))
+        if counter is not None and counter.backfill:
+            self._backfill_trace(dict(counter.backfill))
+
+    def _backfill_trace(self, values: dict[int, float]) -> None:
+        """Give the trace samples of this segment the values the counter made known late."""
+        first = min(values)
+        for i in range(len(self.trace) - 1, -1, -1):    # type: ignore[arg-type]
+            s = self.trace[i]                              # type: ignore[index]
+            if s.timestamp_ms < first or s.exercise != self.exercise:
+                break
+            if s.timestamp_ms in values and len(s.values) == 1:
+                self.trace[i] = replace(s, values=(values[s.timestamp_ms],))  # type: ignore[index]
 
 
 class PeopleTracker:

@@ -23,7 +23,7 @@ def signal_label(spec: ExerciseSpec | None) -> tuple[str, str]:
     if spec is not None and spec.is_hold:
         return "in position", "1 = yes, 0 = no"
     if sig is None or sig.type == "motion":
-        return "movement from the rest pose", "torso lengths"
+        return "movement along its main direction", "body sizes"
     if sig.type == "angle":
         return f"{_joint(sig.joints[1])} angle", "deg"
     a, b = (_joint(j) for j in sig.joints)
