@@ -6,30 +6,24 @@ from __future__ import annotations
 
 import os
 import pathlib
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 
 pytest.importorskip("playwright.sync_api")
 
-from mqtt_brokers import free_port  # noqa: E402
-
 from repsense.app.gym import install  # noqa: E402
 from repsense.app.server import Settings, create_app  # noqa: E402
 from repsense.broker import EmbeddedBroker  # noqa: E402
 from repsense.engine.events import ExerciseDetected, FormWarning, HoldUpdated, RepCompleted  # noqa: E402
 from repsense.sinks.mqtt import BrokerAddress, EventPublisher, MqttLink, Outbox, Topics  # noqa: E402
-from tests.conftest import ROOT  # noqa: E402
+from tests.conftest import ROOT, serve_app  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture
 def gym_server(tmp_path: pathlib.Path) -> Iterator[tuple[str, str]]:
-    import uvicorn
-
     if not pathlib.Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail(f"CI needs {CHROMIUM}")
@@ -37,20 +31,8 @@ def gym_server(tmp_path: pathlib.Path) -> Iterator[tuple[str, str]]:
     with EmbeddedBroker("127.0.0.1", 0) as broker:
         settings = Settings(work_dir=tmp_path)
         install(settings, broker.url)
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                               log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
-        try:
-            yield f"http://127.0.0.1:{port}", broker.url
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+        with serve_app(create_app(settings)) as url:
+            yield url, broker.url
 
 
 def _node(url: str, node: str) -> EventPublisher:

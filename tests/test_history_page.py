@@ -5,7 +5,6 @@ web app over 1,000 generated sessions / 100,000 reps. Screenshots go to out/scre
 from __future__ import annotations
 
 import pathlib
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -16,7 +15,7 @@ from bench.history_scale import generate
 from repsense.app.history import routes
 from repsense.app.server import Settings, create_app
 from repsense.store import Store
-from tests.conftest import ROOT, free_port, need
+from tests.conftest import ROOT, need, serve_app
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "out" / "screenshots"
@@ -27,22 +26,8 @@ CHART_JS = ROOT / "repsense" / "app" / "web" / "node_modules" / "chart.js" / "di
 
 def serve(store: Store) -> Iterator[str]:
     """The web app with the history routes over ``store``, on a free port, in a thread."""
-    import uvicorn
-
-    port = free_port()
-    app = create_app(Settings(extra_routes=routes(store)))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_app(create_app(Settings(extra_routes=routes(store)))) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
