@@ -571,7 +571,8 @@ class Tracker:
         return events
 
     def _record(self, t: int, seen: np.ndarray | None) -> None:
-        if self.trace is None:
+        trace = self.trace
+        if trace is None:
             return
         counter = self._counter
         if counter is None:
@@ -580,19 +581,19 @@ class Tracker:
             values = counter.last_values if seen is not None else \
                 (math.nan,) * len(counter.last_values)
         faults = tuple(counter.form.active) if counter is not None and seen is not None else ()
-        self.trace.append(Sample(t, values, self.phase, self.exercise, faults))
-        if counter is not None and counter.backfill:
-            self._backfill_trace(dict(counter.backfill))
+        trace.append(Sample(t, values, self.phase, self.exercise, faults))
+        if counter is not None and seen is not None and counter.backfill:
+            self._backfill(trace, dict(counter.backfill))
 
-    def _backfill_trace(self, values: dict[int, float]) -> None:
+    def _backfill(self, trace: list[Sample], values: dict[int, float]) -> None:
         """Give the trace samples of this segment the values the counter made known late."""
         first = min(values)
-        for i in range(len(self.trace) - 1, -1, -1):    # type: ignore[arg-type]
-            s = self.trace[i]                              # type: ignore[index]
+        for i in range(len(trace) - 1, -1, -1):
+            s = trace[i]
             if s.timestamp_ms < first or s.exercise != self.exercise:
                 break
             if s.timestamp_ms in values and len(s.values) == 1:
-                self.trace[i] = replace(s, values=(values[s.timestamp_ms],))  # type: ignore[index]
+                trace[i] = replace(s, values=(values[s.timestamp_ms],))
 
 
 class PeopleTracker:
