@@ -42,8 +42,8 @@ def main() -> int:
         one = extract_pose(clip.path, start_s=start, end_s=end)
         two = extract_pose_parallel(clip.path, args.workers, start_s=start, end_s=end,
                                     min_chunk_s=args.min_chunk_s)
-        n_one = analyze_recording(one, clip.exercise).report.total_reps
-        n_two = analyze_recording(two, clip.exercise).report.total_reps
+        n_one = analyze_recording(one, clip.counted_as).report.total_reps
+        n_two = analyze_recording(two, clip.counted_as).report.total_reps
         joined = not np.array_equal(np.nan_to_num(one.landmarks), np.nan_to_num(two.landmarks))
         med = mx = 0.0
         if len(one) == len(two):

@@ -50,6 +50,14 @@ class Clip:
     hold: bool = False
     span_only: bool = False   # the label counts only inside [start_s, end_s]
 
+    @property
+    def counted_as(self) -> str:
+        """The exercise to count the clip with: its label, or ``generic`` for an exercise that has
+        no description (front raises, rows, dips, ...)."""
+        from repsense.engine.exercises import catalog
+
+        return self.exercise if self.exercise in catalog() else "generic"
+
 
 def labelled_clips(data: pathlib.Path = DATA) -> list[Clip]:
     clips = []
@@ -91,7 +99,7 @@ def recording_for(clip: Clip, poses: pathlib.Path | None, model: str,  # type: i
 def predict(clip: Clip, rec, mode: str) -> float:  # type: ignore[no-untyped-def]
     from repsense.session import analyze_recording
 
-    exercise = clip.exercise if mode == "labelled" else mode
+    exercise = clip.counted_as if mode == "labelled" else mode
     report = analyze_recording(rec, exercise).report
     if clip.hold:
         return sum(e.hold_s or 0.0 for e in report.exercises)

@@ -118,7 +118,7 @@ def dev_runs(tmp_path_factory):  # type: ignore[no-untyped-def]
     for clip in labelled_clips(DATA / "videos"):
         saved = out / f"{clip.path.stem}.npz"
         report = out / f"{clip.path.stem}.json"
-        argv = ["analyze", str(clip.path), "--exercise", clip.exercise, "--json", str(report),
+        argv = ["analyze", str(clip.path), "--exercise", clip.counted_as, "--json", str(report),
                 "--save-pose", str(saved)]
         if clip.span_only:
             argv += ["--start", f"{max(clip.start_s, 0.0):.3f}", "--end", f"{clip.end_s:.3f}"]
