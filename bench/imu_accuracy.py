@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from repsense.imu.cli import format_evaluation  # noqa: E402
+from repsense.cli.imu import format_evaluation  # noqa: E402
 from repsense.imu.features import N_CLASSES, windows  # noqa: E402
 from repsense.imu.decoding import DecoderConfig, decode  # noqa: E402
 from repsense.imu.model import StepModel  # noqa: E402

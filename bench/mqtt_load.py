@@ -73,7 +73,7 @@ def _wait_port(port: int, timeout: float = 20.0) -> None:
 
 def role_server(args: argparse.Namespace) -> None:
     from repsense.sinks.mqtt import BrokerAddress
-    from repsense.sources.broker import BrokerHub
+    from repsense.sources.nodes import BrokerHub
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -220,7 +220,7 @@ def run_broker(kind: str, port: int, workdir: pathlib.Path) -> subprocess.Popen[
         conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n{queue}")
         cmd = [exe, "-c", str(conf)]
     else:
-        cmd = [sys.executable, "-m", "repsense.broker", "--port", str(port)]
+        cmd = [sys.executable, "-m", "repsense.mqtt_broker", "--port", str(port)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     _wait_port(port)
     return proc

@@ -54,7 +54,7 @@ class BrokerProcess:
                             "persistence false\nlog_dest none\n")
             cmd = [MOSQUITTO, "-c", str(conf)]
         else:
-            cmd = [sys.executable, "-m", "repsense.broker", "--port", str(self.port)]
+            cmd = [sys.executable, "-m", "repsense.mqtt_broker", "--port", str(self.port)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
         end = time.monotonic() + 20
         while not _listening(self.port):

@@ -14,7 +14,7 @@ from starlette.applications import Starlette  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
 from repsense.app.gym import Gym  # noqa: E402
-from repsense.broker import EmbeddedBroker  # noqa: E402
+from repsense.mqtt_broker import EmbeddedBroker  # noqa: E402
 from repsense.engine.events import ExerciseDetected, FormWarning, RepCompleted  # noqa: E402
 from repsense.sinks.mqtt import BrokerAddress, EventPublisher, MqttLink, Outbox, Topics  # noqa: E402
 
@@ -68,7 +68,7 @@ def test_the_web_app_serves_the_gym_with_its_broker(tmp_path) -> None:  # type: 
 
     from repsense.app.gym import install
     from repsense.app.server import Settings, create_app
-    from repsense.broker import port_in_use
+    from repsense.mqtt_broker import port_in_use
 
     port = free_port()
     settings = Settings(work_dir=tmp_path)
@@ -97,7 +97,7 @@ def test_a_phone_on_the_arm_shows_up_like_a_camera() -> None:
     from repsense.imu.mqtt import ImuListener
     from repsense.imu.recording import load_csv
     from repsense.imu.tracker import ImuTracker
-    from repsense.sources.broker import BrokerHub
+    from repsense.sources.nodes import BrokerHub
 
     rec = load_csv(require_data("exermote", "2017-04-22_15-22-00_Individual_1.csv"))
     model = StepModel.load()

@@ -14,7 +14,7 @@ pytest.importorskip("playwright.sync_api")
 
 from repsense.app.gym import install  # noqa: E402
 from repsense.app.server import Settings, create_app  # noqa: E402
-from repsense.broker import EmbeddedBroker  # noqa: E402
+from repsense.mqtt_broker import EmbeddedBroker  # noqa: E402
 from repsense.engine.events import ExerciseDetected, FormWarning, HoldUpdated, RepCompleted  # noqa: E402
 from repsense.sinks.mqtt import BrokerAddress, EventPublisher, MqttLink, Outbox, Topics  # noqa: E402
 from tests.conftest import ROOT, serve_app  # noqa: E402

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from repsense.imu.cli import main
+from repsense.cli.imu import main
 from repsense.imu.model import StepModel
 
 EXERMOTE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "exermote"

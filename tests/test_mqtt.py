@@ -15,10 +15,10 @@ import pytest
 pytest.importorskip("paho.mqtt.client")
 pytest.importorskip("amqtt.broker")
 
-from repsense.broker import EmbeddedBroker  # noqa: E402
+from repsense.mqtt_broker import EmbeddedBroker  # noqa: E402
 from repsense.engine.events import ExerciseDetected, RepCompleted  # noqa: E402
 from repsense.errors import InputError  # noqa: E402
-from repsense.nodecli import EstatusCounter  # noqa: E402
+from repsense.cli.node import EstatusCounter  # noqa: E402
 from repsense.sinks.mqtt import (BadMessage, BrokerAddress, LogLimiter, Outbox, check_node_id,  # noqa: E402
                                  estatus_class, event_message, parse_event, parse_pose,
                                  pose_payload, split_topic)
@@ -211,7 +211,7 @@ def test_embedded_broker_with_password_refuses_others() -> None:
 def test_hostile_messages_are_dropped_and_logged_once_per_kind() -> None:
     import paho.mqtt.client as mqtt
 
-    from repsense.sources.broker import BrokerHub
+    from repsense.sources.nodes import BrokerHub
 
     said: list[str] = []
     with EmbeddedBroker("127.0.0.1", 0) as broker:

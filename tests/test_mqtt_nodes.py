@@ -204,7 +204,7 @@ def test_pose_only_node_is_counted_by_the_server(clip_recording: tuple[pathlib.P
     """A weak node streams landmarks only; the hub runs the engine and publishes the events on the
     node's own topic, and the gym view counts them."""
     from repsense.sinks.mqtt import BrokerAddress
-    from repsense.sources.broker import BrokerHub
+    from repsense.sources.nodes import BrokerHub
 
     rec, expected = clip_recording
     broker = BrokerProcess("embedded", tmp_path).start()

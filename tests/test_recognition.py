@@ -337,7 +337,7 @@ def test_classify_cli_json_to_stdout(tmp_path: pathlib.Path) -> None:
     import io
     import json
 
-    from repsense.recognition.cli import add_parsers
+    from repsense.cli.recognition import add_parsers
 
     need_data()
     paths = []

@@ -7,7 +7,7 @@ browser, the server's token guards the gym like every other page, and the server
 snapshot of every node when it connects instead of the page rebuilding state from replayed
 messages. docs/mqtt.md says more.
 
-``Gym`` owns the :class:`repsense.sources.broker.BrokerHub` (and the embedded broker when no
+``Gym`` owns the :class:`repsense.sources.nodes.BrokerHub` (and the embedded broker when no
 external one is given); ``install(settings, ...)`` mounts its routes and lifespan in the web app.
 """
 
@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from repsense.sources.broker import BrokerHub, NodeView
+from repsense.sources.nodes import BrokerHub, NodeView
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class Gym:
 
     def start(self) -> None:
         """Start the embedded broker (when asked for) and the hub; blocking, call off the loop."""
-        from repsense.broker import BrokerKeeper
+        from repsense.mqtt_broker import BrokerKeeper
         from repsense.sinks.mqtt import BrokerAddress, Topics
 
         url = self.broker_url

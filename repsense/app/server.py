@@ -1,6 +1,6 @@
 """The web app: the page, the live WebSocket, the HTTP API (docs/web.md). Starlette under uvicorn.
 
-``create_app(settings)`` builds the ASGI app; ``repsense serve`` (repsense.app.cli) runs it. Every
+``create_app(settings)`` builds the ASGI app; ``repsense serve`` (repsense.cli.serve) runs it. Every
 live session is a repsense.session.Session held by the SessionManager; the engine runs on the
 event loop (well under a millisecond a pose), the pose model and uploaded-video analysis in threads.
 """

@@ -1,5 +1,5 @@
 import sys
 
-from repsense.imu.cli import main
+from repsense.cli.imu import main
 
 sys.exit(main())

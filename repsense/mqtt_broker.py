@@ -219,13 +219,13 @@ class BrokerKeeper:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m repsense.broker [--host H] [--port P]``: the embedded broker alone, until
+    """``python -m repsense.mqtt_broker [--host H] [--port P]``: the embedded broker alone, until
     Ctrl-C or SIGTERM (user name and password from REPSENSE_MQTT_USERNAME / _PASSWORD)."""
     import argparse
     import os
     import signal
 
-    parser = argparse.ArgumentParser(prog="python -m repsense.broker")
+    parser = argparse.ArgumentParser(prog="python -m repsense.mqtt_broker")
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     args = parser.parse_args(argv)

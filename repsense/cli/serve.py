@@ -38,7 +38,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
                    help="largest video upload accepted, in MB (default 500)")
     p.add_argument("--model", choices=("lite", "full"), default="lite",
                    help="the server's pose model for browsers that send frames (default lite)")
-    from repsense.store.cli import add_store_options
+    from repsense.cli.history import add_store_options
 
     add_store_options(p, "default")   # --db, --profile: where live sessions and uploads are kept
     p.add_argument("--no-history", action="store_true", help="keep no history of the sessions")

@@ -49,7 +49,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 print(f"    set {seg['exercise']:7s} {seg['start_s']:7.1f}-{seg['end_s']:7.1f} s: "
                       f"{seg['reps']} reps", file=human)
             if args.store:
-                from repsense.store.cli import open_store
+                from repsense.cli.history import open_store
                 from repsense.store.sink import store_events
 
                 store = getattr(args, "_store", None) or open_store(args)
@@ -77,7 +77,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
         outbox = args.outbox or default_outbox_path(f"{args.prefix}-imu-{args.node}")
         session_sinks: Callable[[], list[Any]] | None = None
         if args.store:
-            from repsense.store.cli import open_store
+            from repsense.cli.history import open_store
             from repsense.store.sink import StoreSink
 
             store = open_store(args)
@@ -143,14 +143,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from repsense.imu.model import StepModel
+    from repsense.imu.model import DEFAULT_MODEL_PATH, StepModel
     from repsense.imu.scoring import evaluate
     from repsense.imu.training import fold_model_path, load_labelled
 
     try:
         data = load_labelled(args.data)
         if args.loio:
-            folds = Path(args.folds_dir) if args.folds_dir else Path(__file__).with_name("folds")
+            folds = Path(args.folds_dir) if args.folds_dir else DEFAULT_MODEL_PATH.with_name("folds")
             models = {ind: StepModel.load(fold_model_path(folds, ind))
                       for ind in sorted({d.individual for d in data})}
             items = [(f"individual {d.individual}", d.recording, models[d.individual]) for d in data]
@@ -194,7 +194,7 @@ def format_evaluation(ev: Any, title: str) -> str:
 
 def add_parsers(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``imu`` command and its subcommands; each sets ``func`` to its handler."""
-    from repsense.store.cli import DEFAULT_PROFILE, add_store_options
+    from repsense.cli.history import DEFAULT_PROFILE, add_store_options
 
     imu = subparsers.add_parser("imu", help="wearable motion sensor: analyse recordings, listen live, "
                                 "train and evaluate the model")

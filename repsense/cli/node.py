@@ -7,22 +7,17 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import signal
 import socket
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
+from repsense.cli.common import err, exercise_name, stop_on_signals
 from repsense.engine.events import Event
 from repsense.errors import RepsenseError
-
-
-def _err(msg: str) -> None:
-    print(f"repsense: {msg}", file=sys.stderr, flush=True)
 
 
 def default_node_id() -> str:
@@ -30,27 +25,12 @@ def default_node_id() -> str:
     return name[:64] or "node"
 
 
-@contextmanager
-def _stop_on_signals() -> Iterator[threading.Event]:
-    stop = threading.Event()
-
-    def _stop(signum: int, frame: Any) -> None:
-        stop.set()
-
-    old = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
 class _Broker:
     """The broker a command talks to: ``--broker URL``, else a broker already listening on
     127.0.0.1:1883 (e.g. the one ``repsense serve`` embeds), else one embedded here."""
 
     def __init__(self, url: str | None, ca_file: str | None, embed: bool, port: int) -> None:
-        from repsense.broker import BrokerKeeper
+        from repsense.mqtt_broker import BrokerKeeper
         from repsense.sinks.mqtt import BrokerAddress
 
         self.keeper: Any = None
@@ -58,14 +38,14 @@ class _Broker:
             if embed:
                 self.keeper = BrokerKeeper(port)
                 if self.keeper.ensure():
-                    _err(f"started the embedded MQTT broker on {self.keeper.url}")
+                    err(f"started the embedded MQTT broker on {self.keeper.url}")
             url = f"mqtt://127.0.0.1:{port}"
         self.address = BrokerAddress.parse(url, ca_file=ca_file)
 
     def watch(self, connected: threading.Event) -> None:
         """If the local broker this command borrowed goes away, start one in its place."""
         if self.keeper is not None:
-            self.keeper.watch(connected, on_start=lambda b: _err(
+            self.keeper.watch(connected, on_start=lambda b: err(
                 f"the broker on {b.url} went away; started the embedded one in its place"))
 
     def stop(self) -> None:
@@ -131,13 +111,13 @@ def cmd_node(args: argparse.Namespace) -> int:
         outbox = Outbox(args.outbox or default_outbox_path(f"{args.prefix}-{node}"), args.outbox_max)
         broker = _Broker(args.broker, args.ca_file, embed=True, port=args.embedded_port)
     except RepsenseError as exc:
-        _err(str(exc))
+        err(str(exc))
         return 2
     left = len(outbox)
     link = MqttLink(broker.address, client_id, keepalive=args.keepalive, outbox=outbox,
-                    status_topic=topics.status(node), say=_err).start()
+                    status_topic=topics.status(node), say=err).start()
     if left:
-        _err(f"{left} message(s) from an earlier run wait in the outbox; they are delivered first")
+        err(f"{left} message(s) from an earlier run wait in the outbox; they are delivered first")
     sid = uuid.uuid4().hex[:12]
     pub = EventPublisher(link, node, sid, topics=topics, qos=args.qos)
     session = None
@@ -145,14 +125,14 @@ def cmd_node(args: argparse.Namespace) -> int:
         session = Session(args.exercise, aspect=source.aspect, source=args.camera,
                           sinks=[pub, RepPrinter(node)], image_size=source.image_size,
                           source_fps=source.fps, session_id=sid)
-    _err(f"node {node}: {source.kind} {args.camera} -> {topics.events(node)} on {broker.address.url}"
-         + (" (pose only: the server runs the engine)" if args.pose_only else ""))
+    err(f"node {node}: {source.kind} {args.camera} -> {topics.events(node)} on {broker.address.url}"
+        + (" (pose only: the server runs the engine)" if args.pose_only else ""))
     broker.watch(link.connected)
     if not link.wait_connected(5.0):
-        _err(f"broker {broker.address.url} not reachable yet; counting anyway: events wait in the "
-             "outbox until it is")
+        err(f"broker {broker.address.url} not reachable yet; counting anyway: events wait in the "
+            "outbox until it is")
     code = 0
-    with _stop_on_signals() as stop:
+    with stop_on_signals() as stop:
         try:
             for pose, t in source.poses(model=args.model, max_fps=args.max_fps, speed=args.speed,
                                         stop=stop):
@@ -169,7 +149,7 @@ def cmd_node(args: argparse.Namespace) -> int:
                 if not args.no_estatus:
                     link.send_live(topics.estatus, estatus_class(session.state().phase).encode())
         except RepsenseError as exc:
-            _err(str(exc))
+            err(str(exc))
             code = 1
         finally:
             if session is not None:
@@ -178,12 +158,12 @@ def cmd_node(args: argparse.Namespace) -> int:
                 link.send(topics.pose(node), json.dumps({"end": True, "session": sid}).encode(),
                           qos=args.qos)
             if not link.connected.is_set() and len(outbox):
-                _err(f"broker {broker.address.url} is away; waiting up to {args.drain_timeout:.0f} s "
-                     f"to deliver {len(outbox)} message(s)")
+                err(f"broker {broker.address.url} is away; waiting up to {args.drain_timeout:.0f} s "
+                    f"to deliver {len(outbox)} message(s)")
             delivered = link.close(args.drain_timeout)
             if not delivered:
-                _err(f"{len(outbox) if not delivered else 0} message(s) not delivered; they stay in "
-                     f"{outbox.path} and go first when the node starts again")
+                err(f"{len(outbox) if not delivered else 0} message(s) not delivered; they stay in "
+                    f"{outbox.path} and go first when the node starts again")
                 code = 1
             broker.stop()
     if session is not None:
@@ -217,9 +197,9 @@ def cmd_listen(args: argparse.Namespace) -> int:
         node = check_node_id(args.node) if args.node else "+"
         broker = _Broker(args.broker, args.ca_file, embed=False, port=args.embedded_port)
     except RepsenseError as exc:
-        _err(str(exc))
+        err(str(exc))
         return 2
-    dropped = LogLimiter(_err)
+    dropped = LogLimiter(err)
     seen = Deduper()
     counter = EstatusCounter()
     lock = threading.Lock()
@@ -250,17 +230,17 @@ def cmd_listen(args: argparse.Namespace) -> int:
     subs = [(topics.estatus, 0)] if args.estatus else \
         [(topics.events(node), 1), (topics.status(node), 1)]
     link = MqttLink(broker.address, args.client_id or f"repsense-listen-{uuid.uuid4().hex[:8]}",
-                    keepalive=args.keepalive, subscriptions=subs, on_message=on_message, say=_err).start()
+                    keepalive=args.keepalive, subscriptions=subs, on_message=on_message, say=err).start()
     code = 0
-    with _stop_on_signals() as stop:
+    with stop_on_signals() as stop:
         end = time.monotonic() + args.duration if args.duration else None
         if not link.wait_first_attempt(args.connect_timeout):
-            _err(f"cannot reach broker {broker.address.url}"
-                 + (f" ({link.refused})" if link.refused else "")
-                 + "; start one (repsense serve / repsense node start one) or pass --broker URL")
+            err(f"cannot reach broker {broker.address.url}"
+                + (f" ({link.refused})" if link.refused else "")
+                + "; start one (repsense serve / repsense node start one) or pass --broker URL")
             link.close(0)
             return 2
-        _err(f"listening on {broker.address.url}: " + ", ".join(t for t, _ in subs))
+        err(f"listening on {broker.address.url}: " + ", ".join(t for t, _ in subs))
         while not stop.wait(0.2):
             if end is not None and time.monotonic() >= end:
                 break
@@ -286,7 +266,6 @@ def _broker_options(p: argparse.ArgumentParser) -> None:
 
 def add_parsers(subparsers: Any) -> None:
     """Add ``node`` and ``listen``."""
-    from repsense.cli import _exercise_name
     from repsense.sinks.mqtt import DEFAULT_OUTBOX_MAX
 
     p = subparsers.add_parser(
@@ -298,7 +277,7 @@ def add_parsers(subparsers: Any) -> None:
     p.add_argument("--camera", required=True, metavar="0|URL|FILE",
                    help="OpenCV device index, rtsp:// or http:// URL, video file, or pose recording .npz")
     p.add_argument("--node", metavar="ID", help="node id in the topics (default: the host name)")
-    p.add_argument("--exercise", default="auto", type=_exercise_name,
+    p.add_argument("--exercise", default="auto", type=exercise_name,
                    help="exercise name, 'generic' or 'auto' (default)")
     _broker_options(p)
     p.add_argument("--qos", type=int, choices=[0, 1, 2], default=1, help="QoS of the events (default 1)")
