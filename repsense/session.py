@@ -21,6 +21,7 @@ from repsense.engine.events import Event, RepCompleted
 from repsense.engine.sets import DEFAULT_REST_S
 from repsense.engine.tracker import Sample, Tracker
 from repsense.errors import InputError
+from repsense.plans.guide import Guide
 from repsense.pose import PoseRecording, is_missing, validate_pose
 from repsense.sinks.report import (InputReport, cues_from_events, segments_from_events,
                                    sets_from_events)
@@ -74,7 +75,10 @@ class Session:
     def __init__(self, exercise: str = "auto", *, aspect: float = 1.0, source: str = "",
                  sinks: Iterable[EventSink] = (), keep_trace: bool = False, record: bool = False,
                  image_size: tuple[int, int] | None = None, source_fps: float | None = None,
-                 session_id: str | None = None, set_rest_s: float = DEFAULT_REST_S) -> None:
+                 session_id: str | None = None, set_rest_s: float = DEFAULT_REST_S,
+                 guide: Guide | None = None) -> None:
+        if guide is not None:
+            exercise = guide.exercise     # a guided session counts each step's exercise
         self.id = session_id or uuid.uuid4().hex[:12]
         self.exercise_option = exercise
         self.aspect = aspect
@@ -97,6 +101,9 @@ class Session:
         self.recording_on = record
         self._poses: list[np.ndarray] = []
         self._times: list[int] = []
+        self.guide = guide
+        # what the guide said since the last take_prompts() (for screens and voices)
+        self.prompts: list[dict[str, str]] = guide.take_prompts() if guide is not None else []
 
     @property
     def ended(self) -> bool:
@@ -119,6 +126,8 @@ class Session:
         if self.last_ms is not None and t <= self.last_ms:
             raise InputError(f"timestamps must increase: got {t} ms after {self.last_ms} ms")
         events = self.tracker.update(pose, t)
+        if self.guide is not None:
+            events = self._guided(events, t)
         index = self.frames
         self.frames += 1
         if self.first_ms is None:
@@ -135,6 +144,35 @@ class Session:
             self._deliver(events)
         return events
 
+    def _guided(self, events: list[Event], t: int) -> list[Event]:
+        """Give the frame's events to the guide; switch the engine to the exercise it leads to."""
+        assert self.guide is not None
+        self.prompts.extend(self.guide.update(events, t))
+        if self.guide.exercise != self.tracker.exercise:
+            more = self.tracker.set_exercise(self.guide.exercise)
+            self.prompts.extend(self.guide.update(more, t))
+            events = events + more
+        return events
+
+    def guide_action(self, action: str) -> list[dict[str, str]]:
+        """A guided session's buttons: ``skip`` (end the set or the rest) or ``add_rest``
+        (+30 s). Returns the prompts they make."""
+        if self.guide is None:
+            raise InputError("this session follows no plan")
+        t = self.last_ms or 0
+        if action == "skip":
+            said = self.guide.skip(t)
+        elif action == "add_rest":
+            said = self.guide.add_rest(t)
+        else:
+            raise InputError(f"unknown plan action {action!r}: skip or add_rest")
+        self.prompts.extend(said)
+        return said
+
+    def take_prompts(self) -> list[dict[str, str]]:
+        out, self.prompts = self.prompts, []
+        return out
+
     def run(self, poses: Iterable[tuple[np.ndarray, int]]) -> None:
         """Feed every ``(pose, timestamp_ms)`` of a source in order."""
         for pose, t in poses:
@@ -146,6 +184,9 @@ class Session:
         if self.ended:
             return []
         events = self.tracker.finish()
+        if self.guide is not None:
+            self.prompts.extend(self.guide.update(events, self.last_ms or 0))
+            self.prompts.extend(self.guide.finish(self.last_ms or 0))
         self.ended_at = time.time()
         self._deliver(events)
         for sink in self.sinks:
@@ -206,12 +247,12 @@ class Session:
 
 def analyze_recording(rec: PoseRecording, exercise: str = "auto",
                       sinks: Iterable[EventSink] = (),
-                      set_rest_s: float = DEFAULT_REST_S) -> Analysis:
+                      set_rest_s: float = DEFAULT_REST_S, guide: Guide | None = None) -> Analysis:
     """Run a session over a whole recording, as fast as it goes, and keep what plots and annotated
     videos need."""
     session = Session(exercise, aspect=rec.aspect, source=rec.source, sinks=sinks,
                       keep_trace=True, image_size=rec.image_size, source_fps=rec.source_fps,
-                      set_rest_s=set_rest_s)
+                      set_rest_s=set_rest_s, guide=guide)
     session.run(zip(rec.landmarks, rec.timestamp_ms))
     session.finish()
     return Analysis(rec, session.events, session.tracker.trace or [], session.report(),

@@ -127,7 +127,7 @@ def test_the_schema_is_made_by_the_migrations_and_opening_again_changes_nothing(
         store_workout(store)
     with Store(db_url) as again:
         assert len(again.list_sessions()) == 1
-    assert version == "0002"
+    assert version == "0003"
 
 
 def test_migration_0002_fills_the_derived_tables_from_the_rows_already_stored(db_url):

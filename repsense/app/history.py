@@ -222,9 +222,11 @@ class History:
         from repsense.store.sink import StoreSink
 
         profile = getattr(session, "profile", None) or self.profile
+        guide = getattr(session, "guide", None)
         return StoreSink(self.store, session_id=session.id, profile=profile, kind="live",
                          source=session.source, exercise=session.exercise_option,
-                         started_at=session.started_at)
+                         started_at=session.started_at,
+                         plan_result=guide.result if guide is not None else None)
 
     def upload_sinks(self, job: Any) -> list[Any]:
         from repsense.store.sink import StoreSink

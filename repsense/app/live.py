@@ -21,6 +21,7 @@ import numpy as np
 from repsense.engine.events import Event, ExerciseDetected, RepCompleted
 from repsense.engine.form import fault_landmarks
 from repsense.errors import InputError
+from repsense.plans import Guide, Plan, parse_plan
 from repsense.pose import missing_pose
 from repsense.session import EventSink, Session
 from repsense.sources.landmarks import pose_from_json, time_from_json
@@ -59,6 +60,15 @@ def _time(value: Any) -> float:
         return time_from_json(value)
     except InputError as exc:
         raise ProtocolError("bad_time", str(exc)) from None
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    """A plan as the page reads it: its steps with their display names."""
+    d = plan.to_dict()
+    for s, step in zip(d["steps"], plan.steps):
+        s["display"] = step.display
+        s["hold"] = step.is_hold
+    return d
 
 
 def summary_of(session: Session) -> dict[str, Any]:
@@ -100,9 +110,14 @@ class LiveSession:
         return self.session.id
 
     def started(self, resumed: bool) -> dict[str, Any]:
-        return {"type": "started", "session": self.id, "exercise": self.session.exercise_option,
-                "resumed": resumed, "state": self.state(), "summary": summary_of(self.session),
-                "recording": self.session.recording_on, "mode": self.mode}
+        d = {"type": "started", "session": self.id, "exercise": self.session.exercise_option,
+             "resumed": resumed, "state": self.state(), "summary": summary_of(self.session),
+             "recording": self.session.recording_on, "mode": self.mode}
+        if self.session.guide is not None:
+            d["plan"] = plan_json(self.session.guide.plan)
+            d["guide"] = self.session.guide.state()
+            d["prompts"] = self.session.take_prompts()
+        return d
 
     def state(self) -> dict[str, Any]:
         st = self.session.state()
@@ -175,12 +190,27 @@ class LiveSession:
             with self.lock:
                 self.session.recording_on = on
                 return [{"type": "recording", "on": on, "frames": self.session.recorded_frames}]
+        if kind == "plan":
+            action = msg.get("action")
+            if self.session.guide is None:
+                raise ProtocolError("no_plan", "this session follows no plan")
+            if action not in ("skip", "add_rest"):
+                raise ProtocolError("bad_message", "plan needs 'action': 'skip' or 'add_rest'")
+            with self.lock:
+                self.session.guide_action(action)
+                return [{"type": "guide", "guide": self.session.guide.state(),
+                         "prompts": self.session.take_prompts()}]
         if kind == "end":
             with self.lock:
                 events = self.session.finish()
-                return [{"type": "ended", "session": self.id, "state": self.state(),
+                ended = {"type": "ended", "session": self.id, "state": self.state(),
                          "events": [_event_json(e) for e in events],
-                         "summary": summary_of(self.session)}]
+                         "summary": summary_of(self.session)}
+                if self.session.guide is not None:
+                    ended["guide"] = self.session.guide.state()
+                    ended["prompts"] = self.session.take_prompts()
+                    ended["plan_result"] = self.session.guide.result()
+                return [ended]
         if kind == "start":
             raise ProtocolError("bad_message", "this connection already has a session")
         raise ProtocolError("bad_message", f"unknown message type {kind!r}")
@@ -217,9 +247,13 @@ class LiveSession:
         return [frame]
 
     def _frame(self, seq: Any, t: float, events: list[Event], t0: float) -> dict[str, Any]:
-        return {"type": "frame", "seq": seq if isinstance(seq, (int, str)) else None, "t": t,
-                "state": self.state(), "events": [_event_json(e) for e in events],
-                "latency_ms": round((time.perf_counter() - t0) * 1000.0, 3)}
+        frame = {"type": "frame", "seq": seq if isinstance(seq, (int, str)) else None, "t": t,
+                 "state": self.state(), "events": [_event_json(e) for e in events],
+                 "latency_ms": round((time.perf_counter() - t0) * 1000.0, 3)}
+        if self.session.guide is not None:
+            frame["guide"] = self.session.guide.state()
+            frame["prompts"] = self.session.take_prompts()
+        return frame
 
 
 def _event_json(event: Event) -> dict[str, Any]:
@@ -237,8 +271,11 @@ class SessionManager:
 
     def __init__(self, sink_factories: list[Callable[[Session], EventSink]] | None = None,
                  pose_estimator_factory: Callable[[], Callable[[bytes, int], np.ndarray | None]]
-                 | None = None) -> None:
+                 | None = None,
+                 plan_lookup: Callable[[str, str | None], Plan | None] | None = None) -> None:
         self.sink_factories = list(sink_factories or [])
+        # a plan by id or name for a profile (the built-ins and, with a history, users' own)
+        self.plan_lookup = plan_lookup or _builtin_plan
         self.pose_estimator_factory = pose_estimator_factory
         self.live: dict[str, LiveSession] = {}
         self.ended: dict[str, Session] = {}
@@ -277,9 +314,10 @@ class SessionManager:
                                     or not PROFILE_NAME.fullmatch(profile)):
             raise ProtocolError("bad_message", "profile must be a name of 1-64 letters, digits, "
                                 "spaces, '.', '_' or '-'")
+        guide = self._guide(msg, profile)
         try:
             session = Session(exercise, aspect=size[0] / size[1] if size else 1.0,
-                              source=str(source)[:200], image_size=size)
+                              source=str(source)[:200], image_size=size, guide=guide)
         except InputError as exc:
             raise ProtocolError("bad_message", str(exc)) from None
         session.profile = profile
@@ -294,6 +332,35 @@ class SessionManager:
         with self._lock:
             self.live[session.id] = live
         return live, live.started(resumed=False)
+
+    def _guide(self, msg: dict[str, Any], profile: str | None) -> Guide | None:
+        """The guide of a ``start`` with ``plan`` (an id or name) and maybe ``targets`` (per step,
+        reps or seconds: a progression accepted on the page)."""
+        key = msg.get("plan")
+        if key is None or key == "":
+            return None
+        if not isinstance(key, str):
+            raise ProtocolError("bad_message", "plan must be a plan's id or name")
+        plan = self.plan_lookup(key, profile)
+        if plan is None:
+            raise ProtocolError("bad_message", f"no plan {key!r}")
+        targets = msg.get("targets")
+        if targets is not None:
+            if not isinstance(targets, list) or len(targets) != len(plan.steps) or not all(
+                    t is None or (isinstance(t, (int, float)) and not isinstance(t, bool))
+                    for t in targets):
+                raise ProtocolError("bad_message", "targets is a list with a number (or null) "
+                                    "per step of the plan")
+            doc = plan.to_dict()
+            for step, t in zip(doc["steps"], targets):
+                if t is not None:
+                    step["hold_s" if "hold_s" in step else "reps"] = t
+            try:
+                plan = parse_plan(doc, f"plan {plan.name!r}", plan_id=plan.id,
+                                  builtin=plan.builtin)
+            except InputError as exc:
+                raise ProtocolError("bad_message", str(exc)) from None
+        return Guide(plan)
 
     def _estimator(self) -> Callable[[bytes, int], np.ndarray | None]:
         if self.pose_estimator_factory is None:
@@ -351,6 +418,12 @@ class SessionManager:
                 live.pose_estimator = None
                 if close is not None:
                     close()
+
+
+def _builtin_plan(key: str, profile: str | None) -> Plan | None:
+    from repsense.store.plans import find_plan
+
+    return find_plan(None, key, profile)
 
 
 def decode_text(data: str) -> Any:

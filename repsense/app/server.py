@@ -154,8 +154,13 @@ class FramePose:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     history = open_history(settings.db_url, settings.profile)
+    from repsense.app import plans as plans_api
+    from repsense.store.plans import find_plan
+
+    store = history.store if history else None
     manager = SessionManager(settings.sink_factories + ([history.live_sink] if history else []),
-                             lambda: FramePose(settings.pose_model))
+                             lambda: FramePose(settings.pose_model),
+                             lambda key, who: find_plan(store, key, who or settings.profile))
     work_tmp: tempfile.TemporaryDirectory[str] | None = None
     if settings.work_dir is None:
         work_tmp = tempfile.TemporaryDirectory(prefix="repsense-serve-")
@@ -385,6 +390,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         WebSocketRoute("/ws", live),
         *settings.extra_routes,
         *(history.routes if history else []),
+        *plans_api.routes(store, settings.profile),
         Route("/gym", page("gym.html")),
         Route("/history", page("history.html")),
         Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),

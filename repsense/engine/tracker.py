@@ -556,6 +556,22 @@ class Tracker:
         self._history.clear()
         return events
 
+    def set_exercise(self, name: str) -> list[Event]:
+        """Count ``name`` from now on (the next step of a guided workout): the current counter is
+        finished (an open hold ends, the set closes) and ``ExerciseDetected`` says the change.
+        Not in auto mode, where the recogniser decides."""
+        if self._recognizer is not None:
+            raise ValueError("set_exercise needs a tracker of a named exercise, not auto")
+        if self._counter is not None and self._counter.spec.name == name:
+            return []
+        spec = GENERIC_SPEC if name == GENERIC else get_spec(name)
+        t = self._last_ms or 0
+        events = self._retire(self._counter, t) if self._counter is not None else []
+        self._counter = ExerciseCounter(spec, self.aspect, self.person_id)
+        self._counter.boxed = self.boxed
+        events.append(ExerciseDetected(t, exercise=spec.name, person_id=self.person_id))
+        return self._sets.process(events, t)
+
     def _counted(self, events: list[Event], seen: np.ndarray | None = None,
                  t: int | None = None) -> list[Event]:
         self.total_reps += sum(isinstance(e, RepCompleted) for e in events)

@@ -143,5 +143,31 @@ session_faults = Table(
     Column("reps", Integer, nullable=False),
 )
 
+# Workout plans (docs/plans.md): a profile's own plans (the built-ins live in the package), and
+# for each session run with a plan, what was planned and done (the guide's result as JSON).
+plans = Table(
+    "plans", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("profile", String(100), ForeignKey("profiles.name", onupdate="CASCADE"),
+           nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("doc", Text, nullable=False),               # the plan as JSON: description, steps
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_plans_profile", "profile"),
+)
+
+plan_sessions = Table(
+    "plan_sessions", metadata,
+    Column("session_id", String(64), ForeignKey("sessions.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("plan_id", String(64), nullable=False),     # a built-in's name or a plans.id
+    Column("plan_name", String(100), nullable=False),
+    Column("result", Text, nullable=False),            # planned and done per step, as JSON
+    Column("adherence", Float, nullable=False),        # share of the planned reps/seconds done
+    Column("complete", Boolean, nullable=False),
+    Index("ix_plan_sessions_plan", "plan_id"),
+)
+
 __all__ = ["metadata", "profiles", "sessions", "reps", "rep_faults", "sets", "holds", "cues",
-           "session_stats", "session_faults"]
+           "session_stats", "session_faults", "plans", "plan_sessions"]

@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import and_, update
@@ -42,17 +42,21 @@ def _num(v: float | None) -> float | None:
 class StoreSink:
     """An EventSink that stores one session. ``kind``: live, video, recording or imu. A session
     that ends with nothing counted, held or cued is removed at ``close`` (a page opened and
-    closed, a video without a person) unless ``keep_empty``."""
+    closed, a video without a person) unless ``keep_empty``. ``plan_result``: a guided session's
+    result (Guide.result), stored with it as it ends."""
 
     def __init__(self, store: Store, *, session_id: str | None = None, profile: str | None = None,
                  source: str = "", kind: str = "live", exercise: str = "auto",
                  started_at: float | None = None, flush_s: float = FLUSH_S,
-                 keep_empty: bool = False) -> None:
+                 keep_empty: bool = False,
+                 plan_result: Callable[[], dict[str, Any] | None] | None = None) -> None:
         self.store = store
         self.session_id = session_id or uuid.uuid4().hex[:12]
         self.profile = profile or DEFAULT_PROFILE
         self.flush_s = flush_s
         self.keep_empty = keep_empty
+        # a guided session: what was planned and done, read as the session ends (docs/plans.md)
+        self.plan_result = plan_result
         self._meta = {"id": self.session_id, "profile": self.profile, "kind": kind,
                       "source": source, "exercise_option": exercise,
                       "started_at": started_at if started_at is not None else time.time(),
@@ -183,6 +187,11 @@ class StoreSink:
             return
         if done:
             values.update(status="ended", ended_at=time.time())
+            result = self.plan_result() if self.plan_result is not None else None
+            if result is not None:
+                from repsense.store.plans import record_result
+
+                record_result(conn, sid, result)
         conn.execute(update(S.sessions).where(S.sessions.c.id == sid).values(**values))
 
     def _hold(self, conn: Connection, ev: HoldUpdated) -> None:
