@@ -351,7 +351,7 @@ class SessionManager:
                     for t in targets):
                 raise ProtocolError("bad_message", "targets is a list with a number (or null) "
                                     "per step of the plan")
-            doc = plan.to_dict()
+            doc = {k: v for k, v in plan.to_dict().items() if k != "builtin"}
             for step, t in zip(doc["steps"], targets):
                 if t is not None:
                     step["hold_s" if "hold_s" in step else "reps"] = t

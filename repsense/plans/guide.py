@@ -79,7 +79,6 @@ class Guide:
         self.set = 0
         self.phase = Phase.WORK
         self.results: list[list[SetResult]] = [[] for _ in plan.steps]
-        self._open(None)
         self._rest_from_ms: int | None = None
         self._rest_until_ms: int | None = None
         self._counted_down = False
@@ -90,6 +89,7 @@ class Guide:
         self._extending = False     # a hold set done and still held: its seconds go on counting
         self._now: int | None = None
         self._prompts: list[dict[str, str]] = []
+        self._open(None)
         first = plan.steps[0]
         self._say("go", f"{first.display}: {self._target_words(first)}"
                   + (f", {first.sets} sets" if first.sets > 1 else ""))
@@ -230,26 +230,29 @@ class Guide:
     def _set_done(self, t: int) -> None:
         self._set.end_ms = self._set.end_ms or t
         nxt = self._upcoming()
-        if nxt is None:
+        rest = self.current.rest_s if nxt is not None and nxt[0] == self.step \
+            else self.current.rest_after
+        if nxt is None and rest <= 0:
             self.phase = Phase.DONE
             self._say("done", "Set done. Workout complete!")
             return
-        rest = self.current.rest_s if nxt[0] == self.step else self.current.rest_after
-        self.phase = Phase.REST
+        self.phase = Phase.REST        # after the last set too: its rest, then the summary
         self._rest_from_ms = t
         self._rest_until_ms = t + int(round(rest * 1000))
         self._counted_down = False
+        then = f"Next: {self._next_words(*nxt)}" if nxt is not None else "Then the summary"
         if rest <= 0:
-            self._say("set_done", f"Set done. Next: {self._next_words(*nxt)}")
+            self._say("set_done", f"Set done. {then}")
             self._next_set(t)
             return
-        self._say("set_done", f"Set done. Rest {_n(rest)} seconds. Next: "
-                  f"{self._next_words(*nxt)}")
+        self._say("set_done", f"Set done. Rest {_n(rest)} seconds. {then}")
 
     def _next_set(self, t: int, early: bool = False) -> None:
         nxt = self._upcoming()
         if nxt is None:
             self.phase = Phase.DONE
+            self._rest_from_ms = self._rest_until_ms = None
+            self._say("done", "Workout complete!")
             return
         new_step = nxt[0] != self.step
         self.step, self.set = nxt
