@@ -117,7 +117,18 @@ def routes(store: Store | None, default_profile: str | None = None) -> list[Rout
             return _error(400, "bad_request", "limit must be a whole number")
         return JSONResponse({"sessions": P.plan_history(store, None, profile(request), limit)})
 
+    def exercise_reference(request: Request) -> Response:
+        """The reference animation of an exercise: poses of one good rep and its key cue."""
+        from repsense.engine.exercises import catalog
+        from repsense.plans.reference import reference
+
+        name = request.path_params["name"]
+        if name not in catalog():
+            return _error(404, "not_found", f"no exercise {name!r}")
+        return JSONResponse(reference(name), headers={"Cache-Control": "max-age=3600"})
+
     return [
+        Route("/api/exercises/{name}/reference", exercise_reference, methods=["GET"]),
         Route("/api/plans", list_plans, methods=["GET"]),
         Route("/api/plans", add, methods=["POST"]),
         Route("/api/plans/sessions", sessions, methods=["GET"]),
