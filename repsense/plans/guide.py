@@ -9,7 +9,8 @@ clock of its own, so a recorded workout replays to the same result (``repsense a
 Rules (docs/plans.md): a set is done when its target is reached (reps, or seconds held in good
 form for a hold); reps that follow on without a break (``follow_ms``) still count to it; then the
 rest counts down; a rep of the next set's exercise during the rest (after a break) starts that
-set early. Skip ends a set short or a rest early.
+set early. Skip ends a set short or a rest early. A recording scored against a plan
+(``follow_ms=0``) splits a run of reps into the plan's sets at their targets.
 """
 
 from __future__ import annotations
@@ -159,7 +160,8 @@ class Guide:
             return
         if self.phase is Phase.REST:
             last = self.results[self.step][-1]
-            if follows and ev.exercise == self.current.exercise and not self.current.is_hold:
+            same = ev.exercise == self.current.exercise and not self.current.is_hold
+            if follows and same:
                 self._add_rep(last, ev)           # past the target: still counts
                 return
             nxt = self._upcoming()
@@ -169,9 +171,11 @@ class Guide:
                 self._add_rep(self._set, ev)
                 if self._set.complete:
                     self._set_done(ev.end_ms)
+            elif same:                            # no set of it is next: the one just done
+                self._add_rep(last, ev)
             return
-        # DONE: the plan is over; reps still count to the last set when they follow on
-        if follows and ev.exercise == self.current.exercise and not self.current.is_hold:
+        # DONE: the plan is over; reps of the last step still count to its last set
+        if ev.exercise == self.current.exercise and not self.current.is_hold:
             self._add_rep(self.results[self.step][-1], ev)
 
     @staticmethod
