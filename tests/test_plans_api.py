@@ -220,3 +220,21 @@ def test_progression_suggests_more_after_two_good_sessions_and_staying_when_form
         assert plan_history(store, pid, "bob") == []        # per profile
         assert delete_plan(store, pid, "ann")
         assert len(plan_history(store, pid, "ann")) == 4    # the sessions stay in the history
+
+
+def test_a_guided_session_exports_and_imports_with_its_plan_result(tmp_path):
+    import json
+
+    with Store(f"sqlite:///{tmp_path / 'a.db'}") as store:
+        plan = find_plan(store, "legs", "ann")
+        result = _run(store, plan, 1000.0)
+        _run(store, parse_plan(ONE_STEP), 2000.0)   # not a stored plan: kept under its name
+        analyze_recording(SAMPLE, "squat", sinks=[StoreSink(store, profile="ann")])  # no plan
+        exported = store.export_json()
+    doc = json.loads(exported)
+    assert [("plan" in s) for s in doc["sessions"]] == [True, True, False]
+    assert doc["sessions"][0]["plan"] == result
+    with Store(f"sqlite:///{tmp_path / 'b.db'}") as copy:
+        assert copy.import_doc(doc) == (3, 0)
+        assert copy.export_json() == exported
+        assert [h["plan_id"] for h in plan_history(copy, None, "ann")] == ["Quick squats", "legs"]

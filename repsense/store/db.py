@@ -32,7 +32,7 @@ EXPORT_VERSION = 1
 STALE_S = 120.0
 HOST = socket.gethostname()
 TABLES = ("sessions", "reps", "rep_faults", "sets", "holds", "cues", "session_stats",
-          "session_faults")   # in the order rows go in
+          "session_faults", "plan_sessions")   # in the order rows go in
 
 SESSION_FIELDS = ("id", "profile", "kind", "source", "exercise_option", "started_at", "ended_at",
                   "status", "total_reps")
@@ -272,6 +272,9 @@ class Store:
                             item["good"] = bool(item["good"])
                             item["faults"] = faults.get((m["session_id"], m["idx"]), [])
                         by_id[m["session_id"]][key].append(item)
+                for r in conn.execute(select(S.plan_sessions).where(
+                        S.plan_sessions.c.session_id.in_(chunk))):
+                    by_id[r.session_id]["plan"] = json.loads(r.result)   # a guided session
         return docs
 
     # --- export / import ----------------------------------------------------------------------
@@ -340,6 +343,13 @@ class Store:
                                     ("cues", CUE_FIELDS)):
                     rows[key].extend({"session_id": sid, **{k: x[k] for k in fields}}
                                      for x in s[key])
+                if s.get("plan"):
+                    result = s["plan"]
+                    rows["plan_sessions"].append({
+                        "session_id": sid, "plan_id": result.get("plan_id") or result["name"],
+                        "plan_name": result["name"], "result": json.dumps(result, sort_keys=True),
+                        "adherence": float(result["adherence"]),
+                        "complete": bool(result["complete"])})
                 stats, faults = session_stats(sid, s["reps"], s["sets"], s["holds"])
                 rows["session_stats"] += stats
                 rows["session_faults"] += faults
