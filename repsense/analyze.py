@@ -11,13 +11,14 @@ import os
 import pathlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from repsense.engine.events import Event
 from repsense.errors import RepsenseError
 from repsense.sinks.report import InputReport
 
 if TYPE_CHECKING:
+    from repsense.plans.model import Plan
     from repsense.session import Analysis
 
 # Frames darker than this (mean 0-255) are too dark for the pose model to find a person.
@@ -39,6 +40,7 @@ class AnalyzeOptions:
     n_inputs: int = 1          # output options name one file, or a pattern for several inputs
     pose_workers: int = 1      # processes estimating the poses of one video (chunks)
     verbose: bool = False      # -v: info messages and the libraries' own logs
+    plan: Plan | None = None   # score the workout against this plan (docs/plans.md)
 
 
 @dataclass
@@ -103,9 +105,22 @@ def analyze_input(opts: AnalyzeOptions, path: pathlib.Path,
         else:
             rec = load_input(path, start_s=opts.start, end_s=opts.end, model=opts.model,
                              progress=progress)
-        extra = {} if opts.set_rest_s is None else {"set_rest_s": opts.set_rest_s}
+        extra: dict[str, Any] = {} if opts.set_rest_s is None else \
+            {"set_rest_s": opts.set_rest_s}
+        guide = None
+        if opts.plan is not None:
+            from repsense.plans.guide import Guide
+
+            # a recording does not wait for rests: reps past a target start the next set
+            guide = extra["guide"] = Guide(opts.plan, follow_ms=0)
         analysis = analyze_recording(rec, opts.exercise, **extra)
         require_person(path, analysis)
+        text = format_text(analysis.report)
+        if guide is not None:
+            from repsense.plans.report import result_text
+
+            analysis.report.plan = guide.result()
+            text += "\n" + result_text(analysis.report.plan)
         n = opts.n_inputs
         out = output_for(opts.save_pose, path, n, ".npz")
         if out is not None:
@@ -135,8 +150,7 @@ def analyze_input(opts: AnalyzeOptions, path: pathlib.Path,
 
             write_plot(analysis, out)
             notes.append(f"plot: {out}")
-        return InputResult(str(path), analysis.report, format_text(analysis.report), notes,
-                           analysis.events)
+        return InputResult(str(path), analysis.report, text, notes, analysis.events)
     except (BrokenPipeError, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001 - one bad input must not lose the others

@@ -101,6 +101,8 @@ class InputReport:
     sets: list[SetReport] = field(default_factory=list)
     # how the counting went, e.g. a posture gate that blocked most frames (Tracker.notes)
     notes: list[str] = field(default_factory=list)
+    # scored against a workout plan (analyze --plan): done against planned per step (plans.md)
+    plan: dict[str, Any] | None = None
 
     @property
     def total_reps(self) -> int:
@@ -108,6 +110,8 @@ class InputReport:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        if d["plan"] is None:
+            del d["plan"]
         d["total_reps"] = self.total_reps
         d["good_reps"] = sum(e.good_reps for e in self.exercises)
         for ex, seg in zip(d["exercises"], self.exercises):
