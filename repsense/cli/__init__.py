@@ -9,12 +9,13 @@ import os
 import sys
 
 from repsense import __version__
-from repsense.cli import analyze, exercises, history, imu, node, recognition, serve
+from repsense.cli import analyze, exercises, history, imu, node, plans, recognition, serve
 from repsense.cli.common import err
 from repsense.errors import RepsenseError
 
-# In the order of `repsense --help`; history adds `analyze --store`, so it comes after analyze.
-COMMANDS = (analyze, exercises, serve, recognition, imu, history, node)
+# In the order of `repsense --help`; history adds `analyze --store` and plans `analyze --plan`, so
+# they come after analyze.
+COMMANDS = (analyze, exercises, serve, recognition, imu, history, plans, node)
 
 
 def build_parser() -> argparse.ArgumentParser:

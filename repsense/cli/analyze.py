@@ -110,13 +110,16 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             print(f"resuming: {len(done)} of {len(paths)} inputs already have a report in "
                   f"{json_dir}", file=sys.stderr)
     todo = [i for i in range(len(paths)) if i not in done]
+    from repsense.cli.plans import resolve_plan
+
+    plan = resolve_plan(args)      # --plan: a bad plan fails before the long work
     opts = AnalyzeOptions(
         exercise=args.exercise, start=args.start, end=args.end, model=args.model,
         annotate=args.annotate, annotate_fps=args.annotate_fps, plot=args.plot,
         save_pose=args.save_pose, speak_wav=args.speak_wav,
         set_rest_s=getattr(args, "set_rest", None), n_inputs=len(paths),
         pose_workers=workers if len(todo) == 1 and args.ray is None else 1,
-        verbose=bool(getattr(args, "verbose", False)))
+        verbose=bool(getattr(args, "verbose", False)), plan=plan)
     results: dict[int, InputResult] = {}
     shown = 0
     bar = _progress(len(todo)) if len(todo) > 1 else None
@@ -134,6 +137,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 if result.ok:
                     print(result.text, file=human)
                     for sink in analyze_options(args, result.path).get("sinks", []):
+                        if result.report.plan is not None:   # --plan: kept with the session
+                            sink.plan_result = lambda r=result.report.plan: r
                         sink.emit(result.events)
                         sink.close()
                     if args.speak:

@@ -12,7 +12,7 @@ from repsense.errors import InputError
 
 
 def add_parsers(sub: Any) -> None:
-    from repsense.store.cli import DEFAULT_PROFILE, add_store_options
+    from repsense.cli.history import DEFAULT_PROFILE, add_store_options
 
     analyze = sub.choices.get("analyze")
     if analyze is not None:
@@ -34,7 +34,7 @@ def add_parsers(sub: Any) -> None:
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from repsense.store.cli import open_store
+    from repsense.cli.history import open_store
 
     return open_store(args)
 
