@@ -3,14 +3,15 @@
 // This is the entry module: it wires the controls and starts the page; the parts are in live/.
 
 import { el, esc, humanize, params, state, STORE_KEY, toast, withToken } from './live/state.js';
-import { setMuted, unlockAudio } from './live/sound.js';
+import { setMuted, speak, unlockAudio } from './live/sound.js';
 import { updateButtons } from './live/buttons.js';
 import { closeSummary, renderExercise, renderStatus, resetPanels } from './live/panels.js';
-import { connect, endSession } from './live/connection.js';
+import { connect, endSession, send } from './live/connection.js';
 import { listCameras, loadModel, openCamera } from './live/camera.js';
 import { togglePlayback, toggleRecord } from './live/recording.js';
 import { startSession, toggleDemo } from './live/session.js';
 import { uploadVideo } from './live/upload.js';
+import { PlanGuide } from './live/plans.js';
 
 setInterval(renderStatus, 250);
 
@@ -55,12 +56,23 @@ async function loadCatalogue() {
   renderExercise();
 }
 
+// The guided workouts (docs/plans.md): the picker, the guide panel, the editor.
+function setUpPlans() {
+  const profile = () => params.get('profile') || localStorage.getItem('repsense.profile') || '';
+  state.plan = new PlanGuide(document.body, {
+    speak, toast, withToken, send, endSession, profile,
+    live: () => !!state.session && !state.session.demo && !state.session.ending,
+    catalogue: () => state.catalogue,
+  });
+  return state.plan.load();
+}
+
 async function main() {
   setMuted(state.muted);
   resetPanels();
   updateButtons();
   const resumeId = sessionStorage.getItem(STORE_KEY);
-  await Promise.all([loadCatalogue(), loadModel(), openCamera(null)]);
+  await Promise.all([loadCatalogue().then(setUpPlans), loadModel(), openCamera(null)]);
   if (resumeId) {
     state.session = { id: resumeId, demo: false, ending: false, resuming: true };
     toast('Resuming your session…');

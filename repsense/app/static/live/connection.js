@@ -81,6 +81,8 @@ export function startMessage() {
     source: demo ? 'demo (bundled sample recording)' : (stats.cameraLabel || 'browser camera'),
     // whose session: ?profile= or the one picked on the history page (the server's default else)
     profile: new URLSearchParams(location.search).get('profile') || localStorage.getItem('repsense.profile') || undefined,
+    // a guided workout: the plan picked and its targets (plans.js)
+    ...(!demo && state.plan ? state.plan.startFields() : {}),
   };
 }
 
@@ -99,6 +101,7 @@ function onMessage(msg) {
         toast('Session resumed: nothing counted was lost.');
       }
       applyState(msg.state);
+      state.plan?.onStarted(msg);
       state.recording = !!msg.recording;
       if (state.recordArmed && !state.recording) {
         send({ type: 'record', on: true });
@@ -134,9 +137,13 @@ function onMessage(msg) {
       } else state.frames += 1;
       for (const ev of msg.events || []) onEvent(ev);
       applyState(msg.state);
+      if (msg.guide) state.plan?.onGuide(msg.guide, msg.prompts);
       redraw();
       break;
     }
+    case 'guide':
+      state.plan?.onGuide(msg.guide, msg.prompts);
+      break;
     case 'recording':
       state.recording = !!msg.on;
       state.recordedFrames = msg.frames || 0;
@@ -148,7 +155,9 @@ function onMessage(msg) {
       state.session = null;
       sessionStorage.removeItem(STORE_KEY);
       state.recording = false; state.recordArmed = false;
-      showSummary(msg.summary, id);
+      if (msg.guide) state.plan?.onGuide(msg.guide, msg.prompts);
+      state.plan?.onEnded(msg);
+      showSummary(msg.summary, id, msg.plan_result);
       updateButtons();
       break;
     }

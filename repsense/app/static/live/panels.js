@@ -297,7 +297,7 @@ export function renderStatus() {
 }
 
 // the summary
-export function showSummary(summary, id) {
+export function showSummary(summary, id, planResult = null) {
   summary = summary || {};
   const exercises = summary.exercises || [];
   const total = summary.total_reps ?? exercises.reduce((a, e) => a + (e.reps || 0), 0);
@@ -322,7 +322,7 @@ export function showSummary(summary, id) {
   const rows = exercises.map((e) => `<tr data-exercise="${esc(e.name)}"><td>${esc(displayName(e.name))}</td><td>${e.reps || 0}</td>`
     + `<td>${e.good_reps || 0}</td><td>${Math.max(0, (e.reps || 0) - (e.good_reps || 0))}</td>`
     + `<td>${e.hold_s ? `${e.hold_s.toFixed(1)} s` : '–'}</td></tr>`).join('');
-  el.summaryBody.innerHTML = `
+  el.summaryBody.innerHTML = `${state.plan?.summaryHtml(planResult) || ''}
     <div class="stat-grid">
       <div class="stat"><b data-testid="summary-total">${total}</b><span>reps</span></div>
       <div class="stat good"><b>${good}</b><span>good</span></div>

@@ -53,6 +53,7 @@ export const stats = window.repsenseStats = {
 
 export const state = {
   catalogue: new Map(),          // name -> {name, display, hold, cues}
+  plan: null,                    // the guided workout (live/plans.js PlanGuide), set by app.js
   ws: null, wsOpen: false, backoff: 0, reconnectTimer: null,
   session: null,                 // {id, demo, ending, resuming}
   wantStart: null,               // the start message to send once connected

@@ -348,9 +348,9 @@ export class PlanGuide {
     });
     const doc = await r.json().catch(() => ({}));
     if (!r.ok) { this.el.edError.textContent = doc.message || `the server said ${r.status}`; return; }
+    await this.load(doc.id);
     this.el.editor.hidden = true;
     this.ui.toast(this.editing ? 'Plan saved.' : 'Plan added.');
-    await this.load(doc.id);
   }
 
   async removePicked() {

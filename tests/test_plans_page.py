@@ -1,0 +1,210 @@
+"""A guided workout on the live page in headless Chromium, with a fake camera playing a real
+labelled clip: a one-step plan (squat, 1 set of 5, rest 20 s) shows the reference animation, the
+progress to 5/5, "set done" (shown and spoken), the rest timer counting down, and the summary with
+the step done; the plan editor adds and removes a plan. Screenshots: out/screenshots/plans-*.png.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import ROOT, free_port, need, require_data
+from tests.test_web_e2e import CHROMIUM, VENDOR, launch, need_vendor  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+SHOTS = ROOT / "out" / "screenshots"
+# Air squats side-on, hands at the chest: 6 reps between 6.6 and 19.3 s (labels.csv);
+# the page counts at least 5 in a pass.
+CLIP = "MrPose_squat2.mp4"
+TARGET = 5
+REST_S = 20
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`repsense serve` with its own history database; yields its base URL."""
+    port = free_port()
+    folder = tmp_path_factory.mktemp("serve")
+    log = folder / "serve.log"
+    with log.open("w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "repsense", "serve", "--no-browser",
+                                 "--port", str(port), "--db", f"sqlite:///{folder / 'h.db'}"],
+                                cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as r:
+                    if json.load(r).get("status") == "ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"repsense serve did not come up:\n{log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def fake_camera(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    clip = require_data("videos", "clips", CLIP)
+    need(shutil.which("ffmpeg") is not None, "ffmpeg")
+    out = tmp_path_factory.mktemp("camera") / "camera.y4m"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(clip), "-vf", "scale=640:360,fps=15",
+                    "-pix_fmt", "yuv420p", str(out)], check=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def pw_driver() -> Iterator[object]:
+    need(pathlib.Path(CHROMIUM).exists(), CHROMIUM)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        need(False, "playwright (pip install 'playwright>=1.48,<2')")
+        raise
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser(pw_driver, fake_camera: pathlib.Path) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    b = launch(pw_driver, fake_camera)
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+@pytest.fixture
+def page(browser):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1360, "height": 1000})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("dialog", lambda d: d.accept())
+    pg.set_default_timeout(30_000)
+    yield pg
+    context.close()
+    assert not errors, f"the page threw: {errors}"
+
+
+def shot(page, state: str) -> None:  # type: ignore[no-untyped-def]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"plans-{state}.png"), full_page=True)
+
+
+def post(server: str, path: str, doc: dict) -> dict:
+    req = urllib.request.Request(f"{server}{path}", data=json.dumps(doc).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)
+
+
+def test_a_one_step_plan_is_guided_from_the_reference_to_the_summary(page, server):  # type: ignore[no-untyped-def]
+    need_vendor()
+    plan_id = post(server, "/api/plans", {"name": "Five squats", "steps": [
+        {"exercise": "squat", "sets": 1, "reps": TARGET, "rest_s": REST_S}]})["id"]
+    page.goto(server)
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.input_value("[data-testid=plan]") == ""                 # free training
+    page.select_option("[data-testid=plan]", plan_id)
+    page.wait_for_function("document.querySelector('[data-testid=plan-steps]').children.length"
+                           " === 1")
+    page.wait_for_selector("[data-testid=start-session]:enabled")
+    page.click("[data-testid=start-session]")
+    page.wait_for_function("window.repsenseStats.session !== null")
+    before = page.evaluate("window.repsenseStats.cameraStartedAt")
+    page.dispatch_event("[data-testid=camera]", "change")                 # the clip from its start
+    page.wait_for_function(f"window.repsenseStats.cameraStartedAt > {before}")
+    # the step's reference animation, before the first rep
+    page.wait_for_selector("[data-testid=plan-reference]:not([hidden])")
+    page.wait_for_function("Number(document.querySelector('[data-testid=reference-canvas]')"
+                           ".dataset.frame) > 0")
+    assert page.inner_text("[data-testid=plan-title]") == "Squat · set 1 of 1"
+    assert page.inner_text("[data-testid=plan-progress]") == f"0/{TARGET}"
+    assert "Hips back and down" in page.inner_text("[data-testid=reference-cue]")
+    shot(page, "1-reference")
+
+    progress = "document.querySelector('[data-testid=plan-progress]')"
+    page.wait_for_function(f"{progress}.textContent === '{TARGET}/{TARGET}'", timeout=90_000)
+    shot(page, "2-target")
+    page.wait_for_selector("[data-testid=set-done]:not([hidden])")
+    assert page.inner_text("[data-testid=set-done]") == "Set done"
+    assert any(t.startswith("Set done") for t in page.evaluate("window.repsenseStats.spoken"))
+
+    rest = "document.querySelector('[data-testid=rest-timer]')"
+    page.wait_for_selector("[data-testid=rest-timer]:not([hidden])")
+    first = float(page.get_attribute("[data-testid=rest-timer]", "data-left"))
+    assert 10 < first <= REST_S
+    page.wait_for_function(f"Number({rest}.dataset.left) < {first - 2}")
+    second = float(page.get_attribute("[data-testid=rest-timer]", "data-left"))
+    assert second < first - 2
+    shot(page, "3-rest")
+    page.wait_for_function(f"Number({rest}.dataset.left) < 9.5", timeout=30_000)
+    page.wait_for_function("window.repsenseStats.spoken.some((t) => t.startsWith('10 seconds'))")
+
+    # the rest over: the plan is done, the session ends, the summary compares done with planned
+    page.wait_for_selector("[data-testid=plan-summary]", timeout=60_000)
+    page.wait_for_selector("[data-testid=summary]:not([hidden])")
+    row = "[data-testid=plan-summary] tr[data-exercise=squat]"
+    assert page.get_attribute(row, "data-complete") == "true"
+    cells = page.inner_text(row)
+    assert "1/1" in cells and f"/{TARGET}" in cells
+    assert float(page.get_attribute("[data-testid=plan-summary]", "data-adherence")) == 1.0
+    shot(page, "4-summary")
+
+    with urllib.request.urlopen(f"{server}/api/plans/{plan_id}/next", timeout=10) as r:
+        nxt = json.load(r)
+    assert [s["adherence"] for s in nxt["sessions"]] == [1.0]
+
+
+def test_the_plan_editor_adds_edits_and_removes_a_plan(page, server):  # type: ignore[no-untyped-def]
+    page.goto(server)
+    page.wait_for_selector("body[data-ready=true]")
+    page.click("[data-testid=plan-new]")
+    page.fill("[data-testid=plan-editor-name]", "Push day")
+    row = "[data-testid=plan-editor-steps] li"
+    page.select_option(f"{row} >> nth=0 >> [data-f=exercise]", "push_up")
+    page.fill(f"{row} >> nth=0 >> [data-f=target]", "12")
+    page.click("[data-testid=plan-editor-add]")
+    page.select_option(f"{row} >> nth=1 >> [data-f=exercise]", "plank")
+    assert page.inner_text(f"{row} >> nth=1 >> [data-f=unit]") == "hold s"
+    page.fill(f"{row} >> nth=1 >> [data-f=rest_s]", "-5")
+    page.click("[data-testid=plan-editor-save]")
+    page.wait_for_function("document.querySelector('[data-testid=plan-editor-error]')"
+                           ".textContent.includes('cannot be negative')")
+    shot(page, "5-editor-error")
+    page.fill(f"{row} >> nth=1 >> [data-f=rest_s]", "30")
+    page.click("[data-testid=plan-editor-save]")
+    page.wait_for_selector("[data-testid=plan-editor]", state="hidden")
+    picked = page.input_value("[data-testid=plan]")
+    assert picked and "Push day" in page.inner_text("[data-testid=plan]")
+    page.wait_for_function("document.querySelector('[data-testid=plan-steps]')"
+                           ".textContent.includes('3 × 12')")
+    page.click("[data-testid=plan-reference-btn]")            # the reference on demand
+    page.wait_for_function("Number(document.querySelector('[data-testid=reference-canvas]')"
+                           ".dataset.frame) > 0")
+    assert "Chest to the floor" in page.inner_text("[data-testid=reference-cue]")
+    shot(page, "6-editor-saved")
+    page.click("[data-testid=plan-delete]")
+    page.wait_for_function(f"![...document.querySelectorAll('[data-testid=plan] option')]"
+                           f".some((o) => o.value === '{picked}')")
+    assert page.input_value("[data-testid=plan]") == ""
