@@ -174,6 +174,10 @@ def test_a_one_step_plan_is_guided_from_the_reference_to_the_summary(page, serve
     with urllib.request.urlopen(f"{server}/api/plans/{plan_id}/next", timeout=10) as r:
         nxt = json.load(r)
     assert [s["adherence"] for s in nxt["sessions"]] == [1.0]
+    page.goto(f"{server}/history")                       # each plan's sessions, adherence
+    page.wait_for_selector(f"#plans-history tr[data-plan={plan_id}]")
+    assert "100%" in page.inner_text(f"#plans-history tr[data-plan={plan_id}]")
+    shot(page, "5-history")
 
 
 def test_the_plan_editor_adds_edits_and_removes_a_plan(page, server):  # type: ignore[no-untyped-def]
@@ -191,7 +195,7 @@ def test_the_plan_editor_adds_edits_and_removes_a_plan(page, server):  # type: i
     page.click("[data-testid=plan-editor-save]")
     page.wait_for_function("document.querySelector('[data-testid=plan-editor-error]')"
                            ".textContent.includes('cannot be negative')")
-    shot(page, "5-editor-error")
+    shot(page, "6-editor-error")
     page.fill(f"{row} >> nth=1 >> [data-f=rest_s]", "30")
     page.click("[data-testid=plan-editor-save]")
     page.wait_for_selector("[data-testid=plan-editor]", state="hidden")
@@ -203,7 +207,7 @@ def test_the_plan_editor_adds_edits_and_removes_a_plan(page, server):  # type: i
     page.wait_for_function("Number(document.querySelector('[data-testid=reference-canvas]')"
                            ".dataset.frame) > 0")
     assert "Chest to the floor" in page.inner_text("[data-testid=reference-cue]")
-    shot(page, "6-editor-saved")
+    shot(page, "7-editor-saved")
     page.click("[data-testid=plan-delete]")
     page.wait_for_function(f"![...document.querySelectorAll('[data-testid=plan] option')]"
                            f".some((o) => o.value === '{picked}')")

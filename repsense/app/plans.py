@@ -8,7 +8,6 @@ built-ins are listed and can be followed, but nothing can be added.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -108,14 +107,17 @@ def routes(store: Store | None, default_profile: str | None = None) -> list[Rout
                                              "complete")} for h in history]})
 
     def sessions(request: Request) -> Response:
-        """Sessions run with any plan (the history page): newest first, with what was done."""
+        """Sessions run with any plan (the history page), newest first, with what was done: of
+        ``?profile=``, or everyone's without it."""
         if store is None:
             return JSONResponse({"sessions": []})
         try:
             limit = min(max(int(request.query_params.get("limit", 50)), 1), 1000)
         except ValueError:
             return _error(400, "bad_request", "limit must be a whole number")
-        return JSONResponse({"sessions": P.plan_history(store, None, profile(request), limit)})
+        who = request.query_params.get("profile")
+        return JSONResponse({"sessions": P.plan_history(store, None, who, limit,
+                                                        everyone=not who)})
 
     def exercise_reference(request: Request) -> Response:
         """The reference animation of an exercise: poses of one good rep and its key cue."""

@@ -1,5 +1,5 @@
-"""Workout plans: a named list of steps (exercise, sets, a rep or hold target, rests), read from TOML
-or JSON, validated with errors that say what is wrong and where (docs/plans.md).
+"""Workout plans: a named list of steps (exercise, sets, a rep or hold target, rests), read from
+TOML or JSON, validated with errors that say what is wrong and where (docs/plans.md).
 
 ``parse_plan(doc, where)`` takes a parsed TOML/JSON table; ``load_plan_file(path)`` a file;
 ``builtin_plans()`` the plans shipped in ``repsense/plans/builtin``.

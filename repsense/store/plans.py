@@ -110,13 +110,15 @@ def record_result(conn: Connection, session_id: str, result: dict[str, Any]) -> 
 
 
 def plan_history(store: Store, plan_id: str | None = None, profile: str | None = None,
-                 limit: int | None = None) -> list[dict[str, Any]]:
-    """Sessions run with a plan (or with any plan), newest first: ``{session_id, started_at,
-    plan_id, plan_name, adherence, complete, result}``."""
+                 limit: int | None = None, everyone: bool = False) -> list[dict[str, Any]]:
+    """Sessions run with a plan (or with any plan), newest first, of a profile (or of
+    ``everyone``): ``{session_id, started_at, profile, plan_id, plan_name, adherence, complete,
+    result}``."""
     ps, ses = S.plan_sessions, S.sessions
-    q = select(ps, ses.c.started_at, ses.c.status).join(ses, ses.c.id == ps.c.session_id) \
-        .where(ses.c.profile == (profile or DEFAULT_PROFILE)) \
-        .order_by(ses.c.started_at.desc(), ses.c.id)
+    q = select(ps, ses.c.started_at, ses.c.status, ses.c.profile) \
+        .join(ses, ses.c.id == ps.c.session_id).order_by(ses.c.started_at.desc(), ses.c.id)
+    if not everyone:
+        q = q.where(ses.c.profile == (profile or DEFAULT_PROFILE))
     if plan_id is not None:
         q = q.where(ps.c.plan_id == plan_id)
     if limit is not None:
@@ -126,6 +128,7 @@ def plan_history(store: Store, plan_id: str | None = None, profile: str | None =
     from repsense.store.db import iso
 
     return [{"session_id": r.session_id, "started_at": iso(r.started_at), "status": r.status,
+             "profile": r.profile,
              "plan_id": r.plan_id, "plan_name": r.plan_name,
              "adherence": round(float(r.adherence), 3), "complete": bool(r.complete),
              "result": json.loads(r.result)} for r in rows]

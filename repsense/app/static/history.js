@@ -129,6 +129,26 @@ async function showSession(id) {
   box.hidden = false;
 }
 
+// Each plan's guided sessions and how much of it they did (/api/plans/sessions, docs/plans.md).
+async function plansTable() {
+  const p = new URLSearchParams({ limit: "500" });
+  if (state.profile) p.set("profile", state.profile);
+  const r = await fetch(`/api/plans/sessions?${p}`);
+  if (!r.ok) return;
+  const { sessions } = await r.json();
+  const byPlan = new Map();
+  for (const s of sessions) {
+    if (!byPlan.has(s.plan_id)) byPlan.set(s.plan_id, []);
+    byPlan.get(s.plan_id).push(s);
+  }
+  if (!byPlan.size) return;
+  const pct = (x) => `${Math.round(x * 100)}%`;
+  $("plans-history").tBodies[0].innerHTML = [...byPlan.values()].map((list) => {
+    const runs = list.slice(0, 12).map((s) => `<span class="h-adh${s.complete ? " done" : ""}" title="${esc(fmtDay(s.started_at))}">${pct(s.adherence)}</span>`).join(" ");
+    return `<tr data-plan="${esc(list[0].plan_id)}"><td>${esc(list[0].plan_name)}</td><td>${list.length}</td><td>${fmtDay(list[0].started_at)}</td><td>${runs}</td></tr>`;
+  }).join("");
+}
+
 async function loadProfiles() {
   const { profiles } = await get("profiles");
   const sel = $("profile");
@@ -154,6 +174,7 @@ async function load() {
     faultChart(faults);
     bestsTable(bests);
     sessionsTable(sessions.sessions);
+    plansTable().catch(() => {});
     $("status").textContent = !window.Chart ? "Charts need Chart.js (run setup.sh to install the page's npm packages)."
       : sessions.sessions.length ? "" : "No sessions stored yet: train on the Live page, or run `repsense analyze VIDEO --store`.";
     document.body.dataset.ready = "1";
