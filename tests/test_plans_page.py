@@ -28,6 +28,7 @@ SHOTS = ROOT / "out" / "screenshots"
 CLIP = "MrPose_squat2.mp4"
 TARGET = 5
 REST_S = 20
+DB: dict[str, str] = {}          # the server's database URL (the progression test writes to it)
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +37,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     folder = tmp_path_factory.mktemp("serve")
     log = folder / "serve.log"
+    DB["url"] = f"sqlite:///{folder / 'h.db'}"
     with log.open("w") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "repsense", "serve", "--no-browser",
-                                 "--port", str(port), "--db", f"sqlite:///{folder / 'h.db'}"],
+                                 "--port", str(port), "--db", DB["url"]],
                                 cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -212,3 +214,38 @@ def test_the_plan_editor_adds_edits_and_removes_a_plan(page, server):  # type: i
     page.wait_for_function(f"![...document.querySelectorAll('[data-testid=plan] option')]"
                            f".some((o) => o.value === '{picked}')")
     assert page.input_value("[data-testid=plan]") == ""
+
+
+def test_after_two_good_sessions_the_page_suggests_more_and_accepting_raises_the_target(page, server):  # type: ignore[no-untyped-def]
+    from repsense.plans import Guide
+    from repsense.pose import PoseRecording
+    from repsense.session import analyze_recording
+    from repsense.store import Store, StoreSink
+    from repsense.store.plans import find_plan
+
+    plan_id = post(server, "/api/plans", {"name": "Progressing squats", "steps": [
+        {"exercise": "squat", "sets": 1, "reps": 5, "rest_s": 20}]})["id"]
+    sample = PoseRecording.load(ROOT / "repsense" / "samples" / "squats.npz")  # 5 good squats
+    with Store(DB["url"]) as store:
+        plan = find_plan(store, plan_id)
+        for day in (1.0, 2.0):                       # two sessions, every rep in good form
+            guide = Guide(plan)
+            analyze_recording(sample, guide=guide, sinks=[StoreSink(
+                store, started_at=time.time() - 86400 * (3 - day), plan_result=guide.result)])
+    page.goto(server)
+    page.wait_for_selector("body[data-ready=true]")
+    page.select_option("[data-testid=plan]", plan_id)
+    page.wait_for_selector("[data-testid=plan-suggestions]:not([hidden])")
+    text = page.inner_text("[data-testid=plan-suggestions]")
+    assert "every set done with good form two sessions running. Try 6 reps (from 5 reps)" in text
+    assert "last time 100% done" in page.inner_text("[data-testid=plan-info]")
+    shot(page, "8-suggestion")
+    page.click("[data-testid=plan-accept]")
+    page.wait_for_function("document.querySelector('[data-testid=plan-steps]')"
+                           ".textContent.includes('1 × 6')")
+    page.wait_for_selector("[data-testid=start-session]:enabled")
+    page.click("[data-testid=start-session]")             # the session asks for 6
+    page.wait_for_selector("[data-testid=plan-panel]:not([hidden])")
+    assert page.inner_text("[data-testid=plan-progress]") == "0/6"
+    shot(page, "9-accepted")
+    page.click("[data-testid=end-session]")
