@@ -130,6 +130,7 @@ def test_a_one_step_plan_is_guided_from_the_reference_to_the_summary(page, serve
     page.select_option("[data-testid=plan]", plan_id)
     page.wait_for_function("document.querySelector('[data-testid=plan-steps]').children.length"
                            " === 1")
+    assert page.is_disabled("[data-testid=exercise-select]")      # the plan names the exercise
     page.wait_for_selector("[data-testid=start-session]:enabled")
     page.click("[data-testid=start-session]")
     page.wait_for_function("window.repsenseStats.session !== null")

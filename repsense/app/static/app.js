@@ -63,6 +63,7 @@ function setUpPlans() {
     speak, toast, withToken, send, endSession, profile,
     live: () => !!state.session && !state.session.demo && !state.session.ending,
     catalogue: () => state.catalogue,
+    changed: updateButtons,
   });
   return state.plan.load();
 }

@@ -10,7 +10,8 @@ export function updateButtons() {
   el.end.disabled = !live || !!state.demo;
   el.demo.textContent = state.demo ? '■ Stop the demo' : '▶ Try the demo';
   el.demo.disabled = live && !state.demo;
-  el.exSelect.disabled = live;
+  el.exSelect.disabled = live || !!state.plan?.active();   // a plan names each step's exercise
+  state.plan?.lock(live);
   el.rec.textContent = state.recording ? '■ Stop recording' : state.recordArmed ? '● Recording armed' : '● Record poses';
   el.rec.setAttribute('aria-pressed', String(state.recording || state.recordArmed));
   el.rec.classList.toggle('on', state.recording);

@@ -63,7 +63,8 @@ class ReferencePlayer {
 }
 
 export class PlanGuide {
-  // ui: {speak(text), toast(text, kind), withToken(path), profile(), send(msg), endSession(), live()}
+  // ui: {speak(text), toast(text, kind), withToken(path), profile(), send(msg), endSession(), live(),
+  //      catalogue(), changed() (the plan picked changed: the buttons follow)}
   constructor(root, ui) {
     this.ui = ui;
     this.root = root;
@@ -124,6 +125,10 @@ export class PlanGuide {
   }
 
   picked() { return this.plans.find((p) => p.id === this.el.select.value) || null; }
+  lock(live) {   // no other plan, no editing while a session runs
+    this.el.select.disabled = live;
+    for (const b of [this.el.add, this.el.edit, this.el.remove]) b.disabled = live;
+  }
   firstExercise() { return this.picked()?.steps?.[0]?.exercise; }
   active() { return !!this.picked(); }
 
@@ -134,6 +139,7 @@ export class PlanGuide {
     this.el.remove.hidden = !plan || plan.builtin;
     this.el.refBtn.hidden = !plan;
     this.root.dataset.plan = plan ? plan.id : '';
+    this.ui.changed?.();
     if (!plan) { this.el.info.innerHTML = ''; this.el.suggest.hidden = true; this.renderSteps(null); return; }
     try {
       const r = await fetch(this.ui.withToken(`/api/plans/${encodeURIComponent(plan.id)}/next${this.profileQuery()}`));
