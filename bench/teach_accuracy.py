@@ -144,7 +144,7 @@ def auto_check(poses: pathlib.Path) -> list[dict]:
 
     rows = []
     with tempfile.TemporaryDirectory() as lib:
-        os.environ["REPSENSE_LIBRARY"] = lib
+        os.environ["REPSENSE_EXERCISES"] = lib
         for clip in clips():
             if clip.exercise not in UNDESCRIBED:
                 continue
@@ -157,10 +157,20 @@ def auto_check(poses: pathlib.Path) -> list[dict]:
                 parts["held-out rest"] = select_span(rec, span[1], None)
             for part, r in parts.items():
                 a = analyze_recording(r, "auto")
-                names = [e.exercise for e in a.report.exercises]
+                names = [e.name for e in a.report.exercises]
                 rows.append({"clip": clip.stem, "part": part, "taught": taught.spec.name,
                              "recognised": names, "reps": a.report.total_reps,
                              "ok": taught.spec.name in names})
+        # With all five in the library: does auto take any other dev clip for one of them?
+        for clip in clips():
+            if clip.exercise in UNDESCRIBED:
+                continue
+            a = analyze_recording(recording(clip.stem, poses), "auto")
+            names = [e.name for e in a.report.exercises]
+            taken = [n for n in names if n.startswith("my_")]
+            rows.append({"clip": clip.stem, "part": f"other ({clip.exercise})", "taught": "-",
+                         "recognised": names, "reps": a.report.total_reps, "ok": not taken,
+                         "true": clip.count})
     return rows
 
 
@@ -169,7 +179,7 @@ def main() -> None:
     ap.add_argument("--poses", type=pathlib.Path, default=POSES)
     ap.add_argument("--auto", action="store_true", help="also the recognition check")
     args = ap.parse_args()
-    os.environ.setdefault("REPSENSE_LIBRARY", tempfile.mkdtemp(prefix="repsense-teach-bench-"))
+    os.environ.setdefault("REPSENSE_EXERCISES", tempfile.mkdtemp(prefix="repsense-teach-bench-"))
 
     print("1. exercises with no description: teach from the first two reps, count the whole clip")
     rows = undescribed(args.poses)
@@ -197,7 +207,12 @@ def main() -> None:
               f"nMAE {t[1]:.3f} / {g[1]:.3f} / {b[1]:.3f}")
     if args.auto:
         print("3. auto recognises the taught exercise")
-        for r in auto_check(args.poses):
+        rows = auto_check(args.poses)
+        own = [r for r in rows if r["taught"] != "-"]
+        other = [r for r in rows if r["taught"] == "-"]
+        print(f"  recognised where taught: {sum(r['ok'] for r in own)}/{len(own)}; other clips "
+              f"taken for a taught exercise: {sum(not r['ok'] for r in other)}/{len(other)}")
+        for r in rows:
             print(f"  {r['clip']:<72} {r['part']:<14} {'yes' if r['ok'] else 'NO ':<4}"
                   f" recognised {', '.join(r['recognised']) or '-'} ({r['reps']} reps)")
 
