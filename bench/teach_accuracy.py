@@ -137,40 +137,51 @@ def baselines(poses: pathlib.Path) -> dict[str, dict[str, int]]:
 
 
 def auto_check(poses: pathlib.Path) -> list[dict]:
-    """Recognition of each undescribed exercise, taught into a temporary library."""
+    """Recognition of each undescribed exercise, taught into a temporary library (the variable
+    REPSENSE_EXERCISES is restored after)."""
+    before = os.environ.get("REPSENSE_EXERCISES")
+    with tempfile.TemporaryDirectory() as lib:
+        os.environ["REPSENSE_EXERCISES"] = lib
+        try:
+            return _auto_rows(poses)
+        finally:
+            if before is None:
+                os.environ.pop("REPSENSE_EXERCISES", None)
+            else:
+                os.environ["REPSENSE_EXERCISES"] = before
+
+
+def _auto_rows(poses: pathlib.Path) -> list[dict]:
     from repsense.session import analyze_recording
     from repsense.sources import select_span
     from repsense.teaching import save_taught
 
     rows = []
-    with tempfile.TemporaryDirectory() as lib:
-        os.environ["REPSENSE_EXERCISES"] = lib
-        for clip in clips():
-            if clip.exercise not in UNDESCRIBED:
-                continue
-            rec = recording(clip.stem, poses)
-            span = clip.teach_span()
-            taught = teach(clip, poses, name=f"my_{clip.exercise}")
-            save_taught(taught, select_span(rec, *span))
-            parts = {"taught span": select_span(rec, *span), "whole clip": rec}
-            if span[1] < rec.timestamp_ms[-1] / 1000.0 - 2.0:
-                parts["held-out rest"] = select_span(rec, span[1], None)
-            for part, r in parts.items():
-                a = analyze_recording(r, "auto")
-                names = [e.name for e in a.report.exercises]
-                rows.append({"clip": clip.stem, "part": part, "taught": taught.spec.name,
-                             "recognised": names, "reps": a.report.total_reps,
-                             "ok": taught.spec.name in names})
-        # With all five in the library: does auto take any other dev clip for one of them?
-        for clip in clips():
-            if clip.exercise in UNDESCRIBED:
-                continue
-            a = analyze_recording(recording(clip.stem, poses), "auto")
+    for clip in clips():
+        if clip.exercise not in UNDESCRIBED:
+            continue
+        rec = recording(clip.stem, poses)
+        span = clip.teach_span()
+        taught = teach(clip, poses, name=f"my_{clip.exercise}")
+        save_taught(taught, select_span(rec, *span))
+        parts = {"taught span": select_span(rec, *span), "whole clip": rec}
+        if span[1] < rec.timestamp_ms[-1] / 1000.0 - 2.0:
+            parts["held-out rest"] = select_span(rec, span[1], None)
+        for part, r in parts.items():
+            a = analyze_recording(r, "auto")
             names = [e.name for e in a.report.exercises]
-            taken = [n for n in names if n.startswith("my_")]
-            rows.append({"clip": clip.stem, "part": f"other ({clip.exercise})", "taught": "-",
-                         "recognised": names, "reps": a.report.total_reps, "ok": not taken,
-                         "true": clip.count})
+            rows.append({"clip": clip.stem, "part": part, "taught": taught.spec.name,
+                         "recognised": names, "reps": a.report.total_reps,
+                         "ok": taught.spec.name in names})
+    # With all five in the library: does auto take any other dev clip for one of them?
+    for clip in clips():
+        if clip.exercise in UNDESCRIBED:
+            continue
+        a = analyze_recording(recording(clip.stem, poses), "auto")
+        names = [e.name for e in a.report.exercises]
+        rows.append({"clip": clip.stem, "part": f"other ({clip.exercise})", "taught": "-",
+                     "recognised": names, "reps": a.report.total_reps,
+                     "ok": not any(n.startswith("my_") for n in names), "true": clip.count})
     return rows
 
 
