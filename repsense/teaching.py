@@ -155,4 +155,4 @@ def plot_lesson(lesson: Lesson, out: str | pathlib.Path) -> dict[str, str]:
     from repsense.sinks.plot import write_plot
 
     analysis = analyze_recording(lesson.recording, lesson.taught.spec)
-    return write_plot(analysis, out)
+    return write_plot(analysis, out, spec=lesson.taught.spec)
