@@ -65,6 +65,10 @@ def test_the_taught_exercise_is_in_the_catalog_and_survives_a_restart(squats, li
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "REPSENSE_EXERCISES": str(library)})
     assert "my_squat" in json.loads(out.stdout)
+    listing = subprocess.run([sys.executable, "-m", "repsense", "exercises"], capture_output=True,
+                             text=True, check=True,
+                             env={**os.environ, "REPSENSE_EXERCISES": str(library)}).stdout
+    assert "my_squat  (taught, My squat" in listing and "squat  (Squat" in listing
     remove("my_squat")
     assert "my_squat" not in catalog()
 
