@@ -62,8 +62,8 @@ def save_lesson(lesson: Lesson, folder: pathlib.Path | None = None,
     name = lesson.taught.spec.name
     path = folder / f"{name}.toml"
     if path.exists() and not overwrite:
-        raise InputError(f"{name!r} is already in your library: remove it first or choose "
-                         "another name")
+        raise InputError(f"{name!r} is already in your library: replace it (--overwrite), "
+                         "remove it first, or choose another name")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         lesson.prototypes.save(folder / f"{name}{SUFFIX}")

@@ -46,8 +46,9 @@ def test_learns_the_knee_from_squats_and_counts_them(squats, library):
     assert len(lesson.taught.chosen.reps) == 5
     assert 0 < spec.count.min_rom < spec.count.full_rom
     assert spec.count.min_rep_s < 1.0 < spec.count.max_rep_s
-    # standing: a lenient upright gate; the still torso is a tip, not a warning
-    assert [c.measure for c in spec.posture] == ["torso_vertical_deg"]
+    # no posture gate; what stays still (the torso here) is a tip, not a fault
+    assert spec.posture == ()
+    assert "torso_vertical_deg" in {r.measure for r in spec.form}
     assert all(r.severity == "info" for r in spec.form)
     # the text is the built-ins' format and loads back to the same description
     path = save_lesson(lesson)
