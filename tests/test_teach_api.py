@@ -34,11 +34,21 @@ def test_teach_from_a_recorded_live_set_then_save(client):
         sid = ws.receive_json()["session"]
         ws.send_json({"type": "record", "on": True})
         assert ws.receive_json()["type"] == "recording"
-        ws.send_json({"type": "poses", "frames": _frames(rec)})
+        ws.send_json({"type": "poses", "frames": _frames(rec)[:100]})   # an earlier recording
         ws.receive_json()
         ws.send_json({"type": "record", "on": False})
         ws.receive_json()
-        answer = client.post(f"/api/teach?sid={sid}&name=Box Squat").json()
+        ws.send_json({"type": "record", "on": True})
+        first = ws.receive_json()["frames"]
+        assert first == 100
+        later = [dict(f, t=f["t"] + 20_000) for f in _frames(rec)]
+        ws.send_json({"type": "poses", "frames": later})
+        ws.receive_json()
+        ws.send_json({"type": "record", "on": False})
+        ws.receive_json()
+        answer = client.post(f"/api/teach?sid={sid}&name=Box Squat&from_frame={first}").json()
+        nothing = client.post(f"/api/teach?sid={sid}&name=x&from_frame=10000")
+        assert nothing.status_code == 400 and "nothing was recorded" in nothing.json()["error"]
     assert answer["name"] == "box_squat" and answer["reps"] == 5, answer
     assert "knee" in answer["signal"] and 'name = "box_squat"' in answer["text"]
     png = client.get(answer["plot"])
@@ -58,7 +68,7 @@ def test_teach_from_an_uploaded_recording_and_the_refusals(client):
     one = client.post("/api/teach?name=my_squat&start=0&end=4.2", content=body)
     assert one.status_code == 400 and "only one clear rep" in one.json()["error"]
     junk = client.post("/api/teach?name=my_squat", content=b"junk")
-    assert junk.status_code == 400 and "pose recording" in junk.json()["error"]
+    assert junk.status_code == 400 and "pose recording" in junk.json()["error"], junk.json()
     assert client.post("/api/teach?name=squat", content=body).status_code == 400
     assert client.post("/api/teach", content=body).status_code == 400
     assert client.post("/api/teach?name=x&sid=nope").status_code == 404

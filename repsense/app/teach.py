@@ -1,7 +1,8 @@
 """The page's "Teach a new exercise" API (docs/teach.md, docs/web.md).
 
-- ``POST /api/teach?name=NAME[&sid=SID][&start=S&end=S]``: learn from the poses a live session
-  recorded (``sid``; the page's record button) or from a pose recording sent as the body
+- ``POST /api/teach?name=NAME[&sid=SID[&from_frame=N]][&start=S&end=S]``: learn from the poses a
+  live session recorded (``sid``; the page's record button; ``from_frame``: only those recorded
+  after the first N, i.e. the last part recorded) or from a pose recording sent as the body
   (``.npz``). Answers what was learned (reps, the signal, the description's text, the plot's
   address) under a lesson id, or ``{"error": one line}`` with 400.
 - ``GET /api/teach/{lesson}/plot.png``: the taught signal with the reps found.
@@ -52,6 +53,7 @@ def teach_routes(manager: Any) -> list[Route]:
         return float(v) if v not in (None, "") else None
 
     async def teach(request: Request) -> Response:
+        from repsense.pose import PoseRecording
         from repsense.sources import select_span
         from repsense.teaching import teach_recording
 
@@ -69,6 +71,12 @@ def teach_routes(manager: Any) -> list[Route]:
                 if session is None:
                     return error("no such session", 404)
                 rec = session.recording()
+                first = int(request.query_params.get("from_frame") or 0)
+                if first > 0:
+                    if first >= len(rec):
+                        return error("nothing was recorded for this set: record it first")
+                    rec = PoseRecording(rec.landmarks[first:], rec.timestamp_ms[first:],
+                                        rec.image_size, rec.source, rec.source_fps)
             else:
                 body = await request.body()
                 if not body:
@@ -81,8 +89,8 @@ def teach_routes(manager: Any) -> list[Route]:
                                              request.query_params.get("source", "the page"))
         except RepsenseError as exc:
             return error(str(exc))
-        except (ValueError, OSError, KeyError) as exc:   # a body numpy cannot read
-            return error(f"not a pose recording: {exc}")
+        except (ValueError, OSError, KeyError) as exc:   # a body numpy cannot read, a bad number
+            return error(f"cannot learn from this: {exc}")
         lid = secrets.token_hex(6)
         lessons[lid] = lesson
         while len(lessons) > KEEP:
