@@ -394,8 +394,26 @@ def _value(v: object) -> str:
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
 
 
-def _table(pairs: dict[str, object]) -> list[str]:
-    return [f"{k} = {_value(v)}" for k, v in pairs.items() if v is not None]
+def _table(pairs: dict[str, object], comments: dict[str, str] | None = None) -> list[str]:
+    lines = []
+    for k, v in pairs.items():
+        if v is None:
+            continue
+        line = f"{k} = {_value(v)}"
+        note = (comments or {}).get(k)
+        lines.append(f"{line:<30} # {note}" if note else line)
+    return lines
+
+
+COUNT_COMMENTS = {
+    "rest": "where the signal sits at the start position",
+    "min_rom": "half the taught reps' median depth: a rep reaches at least this",
+    "min_rep_s": "0.4 x the quickest taught rep",
+    "max_rep_s": "2.5 x the slowest taught rep (at least 6 s)",
+    "away_phase": "moving away from the start lowers (eccentric) or lifts (concentric)",
+    "min_phase_s": "half the quickest taught half-rep, at most 0.2 s",
+    "full_rom": "the taught reps' median depth (ROM % per rep)",
+}
 
 
 def spec_to_toml(spec: ExerciseSpec) -> str:
@@ -420,7 +438,7 @@ def spec_to_toml(spec: ExerciseSpec) -> str:
                       "max_travel_speed": spec.max_travel_speed})]
     assert spec.signal is not None and spec.count is not None
     lines += ["", "[signal]", *_table(changed(spec.signal, S))]
-    lines += ["", "[count]", *_table(changed(spec.count, C))]
+    lines += ["", "[count]", *_table(changed(spec.count, C), COUNT_COMMENTS)]
     for cond in spec.posture:
         lines += ["", "[[posture]]", *_table(asdict(cond))]
     lines += ["", "[camera]", *_table({"view": spec.camera.view,
