@@ -28,6 +28,18 @@ def _history_in_a_temp_dir(tmp_path_factory):  # type: ignore[no-untyped-def]
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _exercise_library_in_a_temp_dir(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """Taught exercises (``repsense teach``) go to a temporary library, never the user's, and the
+    user's library never changes what the tests see."""
+    if "REPSENSE_EXERCISES" not in os.environ:
+        os.environ["REPSENSE_EXERCISES"] = str(tmp_path_factory.mktemp("exercises"))
+        yield
+        os.environ.pop("REPSENSE_EXERCISES", None)
+    else:
+        yield
+
+
 def require_data(*parts: str) -> pathlib.Path:
     """The path under ../shared/data; skip when it is absent, unless under CI, where it fails."""
     path = DATA.joinpath(*parts)

@@ -33,6 +33,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from repsense import __version__
 from repsense.app.history import open_history
 from repsense.app.jobs import JobRunner
+from repsense.app.teach import teach_routes
 from repsense.app.live import (ProtocolError, SessionManager, brief_of,
                                decode_text, summary_of)
 from repsense.errors import RepsenseError
@@ -193,9 +194,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
                              "sessions": len(manager.live)})
 
     async def exercises(request: Request) -> Response:
-        from repsense.engine.exercises import catalog
+        from repsense.engine.exercises import catalog, user_catalog
 
+        taught = user_catalog()
         return JSONResponse([{"name": s.name, "display": s.display, "hold": s.is_hold,
+                              "taught": s.name in taught,
                               "cues": [{"code": r.code, "cue": r.cue, "severity": r.severity}
                                        for r in s.form]}
                              for s in catalog().values()])
@@ -387,6 +390,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/analyze/{job}", job_status),
         Route("/api/analyze/{job}/video.mp4", job_video),
         Route("/api/analyze/{job}/plot.png", job_plot),
+        *teach_routes(manager),
         WebSocketRoute("/ws", live),
         *settings.extra_routes,
         *(history.routes if history else []),

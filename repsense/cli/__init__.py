@@ -9,13 +9,13 @@ import os
 import sys
 
 from repsense import __version__
-from repsense.cli import analyze, exercises, history, imu, node, plans, recognition, serve
+from repsense.cli import analyze, exercises, history, imu, node, plans, recognition, serve, teach
 from repsense.cli.common import err
 from repsense.errors import RepsenseError
 
 # In the order of `repsense --help`; history adds `analyze --store` and plans `analyze --plan`, so
 # they come after analyze.
-COMMANDS = (analyze, exercises, serve, recognition, imu, history, plans, node)
+COMMANDS = (analyze, exercises, teach, serve, recognition, imu, history, plans, node)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -348,8 +348,10 @@ class Tracker:
         if exercise == "auto":
             if recognizer is None:
                 from repsense.recognition import ExerciseRecognizer, shipped_model
+                from repsense.recognition.taught import with_taught
 
-                recognizer = ExerciseRecognizer(shipped_model(), aspect, person_id=person_id)
+                recognizer = with_taught(ExerciseRecognizer(shipped_model(), aspect,
+                                                            person_id=person_id), aspect, person_id)
             self._recognizer = recognizer
         else:
             spec = exercise if isinstance(exercise, ExerciseSpec) else \

@@ -52,13 +52,15 @@ def rule_range(rule: FormRule) -> str:
 
 
 def catalog_doc() -> dict[str, Any]:
-    from repsense.engine.exercises import catalog
+    from repsense.engine.exercises import catalog, user_catalog
 
     exercises = []
+    taught = user_catalog()
     for name, spec in sorted(catalog().items()):
         label, unit = signal_label(spec)
         exercises.append({
             "name": name, "display": spec.display, "kind": "hold" if spec.is_hold else "reps",
+            "taught": name in taught,
             "counted": counted(spec), "signal": None if spec.is_hold else {"label": label, "unit": unit},
             "camera_view": spec.camera.view, "visible_joints": list(spec.camera.visible),
             "notes": " ".join(spec.notes.split()),
@@ -76,12 +78,15 @@ def catalog_doc() -> dict[str, Any]:
 
 def format_catalog(width: int = 100) -> str:
     """The catalogue as text."""
-    from repsense.engine.exercises import catalog
+    from repsense.engine.exercises import catalog, library_dir, user_catalog
 
     out: list[str] = []
     wrap = textwrap.TextWrapper(width=width, initial_indent="    ", subsequent_indent="      ")
+    taught = user_catalog()
     for name, spec in sorted(catalog().items()):
-        out.append(f"{name}  ({spec.display}; camera: {VIEW_WORDS.get(spec.camera.view, spec.camera.view)})")
+        mark = "taught, " if name in taught else ""
+        out.append(f"{name}  ({mark}{spec.display}; camera: "
+                   f"{VIEW_WORDS.get(spec.camera.view, spec.camera.view)})")
         out.extend(wrap.wrap(counted(spec)))
         for r in spec.form:
             view = "" if r.view == "any" else f", {VIEW_WORDS[r.view]}"
@@ -93,6 +98,8 @@ def format_catalog(width: int = 100) -> str:
     out.append("generic  count any repeated movement, without form rules")
     out.append("A rep is good when it shows no fault of warning severity; tips ([tip]) do not "
                "make a rep bad.")
+    out.append(f"Taught exercises (repsense teach) live in {library_dir()}"
+               f"{'' if taught else ' (none yet)'}.")
     return "\n".join(out)
 
 

@@ -9,6 +9,7 @@ import pathlib
 import numpy as np
 
 from repsense.engine.events import HoldUpdated, RepCompleted
+from repsense.engine.specs import ExerciseSpec
 from repsense.session import Analysis
 
 GOOD = "#2ca02c"
@@ -51,8 +52,11 @@ def _signal(analysis: Analysis, name: str) -> np.ndarray:
     return np.array([tuple(x) + (np.nan,) * (width - len(x)) for x in v], float)
 
 
-def write_plot(analysis: Analysis, out: str | pathlib.Path) -> dict[str, str]:
-    """Write the plot as an image (PNG, SVG, PDF by suffix); returns its title and axis labels."""
+def write_plot(analysis: Analysis, out: str | pathlib.Path,
+               spec: ExerciseSpec | None = None) -> dict[str, str]:
+    """Write the plot as an image (PNG, SVG, PDF by suffix); returns its title and axis labels.
+    ``spec``: the description the analysis counted with when it is not (yet) in the catalog (an
+    exercise being taught)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -62,7 +66,7 @@ def write_plot(analysis: Analysis, out: str | pathlib.Path) -> dict[str, str]:
     from repsense.engine.exercises import catalog
     from repsense.sinks.catalog import signal_label
 
-    specs = catalog()
+    specs = catalog() if spec is None else {**catalog(), spec.name: spec}
     t = np.array([s.timestamp_ms for s in analysis.trace]) / 1000.0
     segments = _segments(analysis) or [(analysis.exercise, t[0] if len(t) else 0.0,
                                         t[-1] if len(t) else 0.0)]

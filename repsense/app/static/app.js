@@ -12,6 +12,7 @@ import { togglePlayback, toggleRecord } from './live/recording.js';
 import { startSession, toggleDemo } from './live/session.js';
 import { uploadVideo } from './live/upload.js';
 import { PlanGuide } from './live/plans.js';
+import { wireTeach } from './live/teach.js';
 
 setInterval(renderStatus, 250);
 
@@ -39,17 +40,28 @@ el.download.addEventListener('click', (e) => { if (el.download.getAttribute('ari
 navigator.mediaDevices?.addEventListener?.('devicechange', () => listCameras(el.camera.value));
 window.addEventListener('online', () => { if (state.session && !state.wsOpen) connect(); });
 
+// the catalogue again after an exercise was taught, with it chosen
+wireTeach(async (name) => {
+  await loadCatalogue();
+  if (!state.session && [...el.exSelect.options].some((o) => o.value === name)) {
+    el.exSelect.value = name;
+    renderExercise();
+  }
+});
+
 async function loadCatalogue() {
   try {
     const r = await fetch(withToken('/api/exercises'));
     const list = await r.json();
+    const current = el.exSelect.value;
     for (const ex of list) state.catalogue.set(ex.name, ex);
     const opts = ['<option value="auto">Auto-detect</option>'];
     for (const ex of [...list].sort((a, b) => (a.display || a.name).localeCompare(b.display || b.name))) {
-      opts.push(`<option value="${esc(ex.name)}">${esc(ex.display || humanize(ex.name))}${ex.hold ? ' (hold)' : ''}</option>`);
+      opts.push(`<option value="${esc(ex.name)}">${esc(ex.display || humanize(ex.name))}${ex.hold ? ' (hold)' : ''}${ex.taught ? ' (taught)' : ''}</option>`);
     }
     opts.push('<option value="generic">Any movement (generic)</option>');
     el.exSelect.innerHTML = opts.join('');
+    if (current && [...el.exSelect.options].some((o) => o.value === current)) el.exSelect.value = current;
     const wanted = params.get('exercise');
     if (wanted && [...el.exSelect.options].some((o) => o.value === wanted)) el.exSelect.value = wanted;
   } catch { toast('Could not load the exercise list.', 'error'); }

@@ -1,6 +1,9 @@
 """Exercise descriptions: one TOML file per exercise in this folder, loaded into ExerciseSpec.
 
-Adding an exercise is adding a file. Each file names the signal that drives its count, the
+Adding an exercise is adding a file. The user's own library (exercises taught with
+``repsense teach``, docs/teach.md) is a folder of the same files in the user's data directory
+(``REPSENSE_EXERCISES`` overrides it); :func:`catalog` holds both, the shipped ones read-only and
+first. Each file names the signal that drives its count, the
 count's thresholds (with hysteresis), the rep duration bounds, and the posture it must be done in.
 See ``squat.toml`` for a commented example.
 """
@@ -8,6 +11,8 @@ See ``squat.toml`` for a commented example.
 from __future__ import annotations
 
 import functools
+import logging
+import os
 import pathlib
 import tomllib
 from typing import Any
@@ -20,9 +25,12 @@ from repsense.engine.specs import (FORM_WHEN, GENERIC, REP_MEASURES, SEVERITIES,
                                    HoldSpec, Position, SignalSpec)
 
 __all__ = ["GENERIC", "CameraSpec", "Condition", "CountSpec", "ExerciseSpec", "FormRule", "HoldSpec",
-           "Position", "SignalSpec", "catalog", "get_spec", "load_spec_file", "parse_spec"]
+           "Position", "SignalSpec", "builtin_catalog", "catalog", "get_spec", "is_taught",
+           "library_dir", "load_spec_file", "parse_spec"]
 
 SPEC_DIR = pathlib.Path(__file__).resolve().parent
+LIBRARY_ENV = "REPSENSE_EXERCISES"
+log = logging.getLogger("repsense.exercises")
 
 
 def _build(cls: type, table: dict[str, Any], where: str) -> Any:
@@ -157,9 +165,61 @@ def load_spec_file(path: str | pathlib.Path) -> ExerciseSpec:
 
 
 @functools.cache
-def catalog() -> dict[str, ExerciseSpec]:
+def builtin_catalog() -> dict[str, ExerciseSpec]:
     """Every exercise description shipped in the package, by name."""
     return {p.stem: load_spec_file(p) for p in sorted(SPEC_DIR.glob("*.toml"))}
+
+
+def library_dir() -> pathlib.Path:
+    """The user's own exercise library: ``REPSENSE_EXERCISES``, else ``exercises`` in the user's
+    data directory (platformdirs). It need not exist yet."""
+    if os.environ.get(LIBRARY_ENV):
+        return pathlib.Path(os.environ[LIBRARY_ENV])
+    from platformdirs import user_data_dir
+
+    return pathlib.Path(user_data_dir("repsense", appauthor=False)) / "exercises"
+
+
+@functools.lru_cache(maxsize=8)
+def _library(folder: pathlib.Path, stamp: tuple[tuple[str, int], ...]) -> dict[str, ExerciseSpec]:
+    """The library's descriptions as of ``stamp`` (file names and modification times, so a file
+    taught, imported or removed since is seen by a running server). A file that does not load,
+    or that would shadow a shipped exercise, is skipped with a warning: one bad file must not
+    stop the rest from working."""
+    out = {}
+    builtins = builtin_catalog()
+    for name, _ in stamp:
+        path = folder / f"{name}.toml"
+        if name in builtins:
+            log.warning("%s: a shipped exercise has this name; the library's copy is ignored", path)
+            continue
+        try:
+            out[name] = load_spec_file(path)
+        except InputError as exc:
+            log.warning("skipping a taught exercise: %s", exc)
+    return out
+
+
+def user_catalog() -> dict[str, ExerciseSpec]:
+    """The user's own (taught or imported) exercises, by name."""
+    folder = library_dir()
+    try:
+        files = sorted(folder.glob("*.toml"))
+        stamp = tuple((p.stem, p.stat().st_mtime_ns) for p in files)
+    except OSError:
+        return {}
+    return _library(folder, stamp) if stamp else {}
+
+
+def catalog() -> dict[str, ExerciseSpec]:
+    """Every exercise description by name: the shipped ones, then the user's library."""
+    user = user_catalog()
+    return {**builtin_catalog(), **user} if user else builtin_catalog()
+
+
+def is_taught(name: str) -> bool:
+    """Whether ``name`` is an exercise of the user's library (not a shipped one)."""
+    return name in user_catalog() and name not in builtin_catalog()
 
 
 def get_spec(name: str) -> ExerciseSpec:
