@@ -321,13 +321,19 @@ class SessionManager:
         except InputError as exc:
             raise ProtocolError("bad_message", str(exc)) from None
         session.profile = profile
+        # The demo (the bundled recording the page replays) is not the user's training: a sink
+        # may leave it out (the history keeps no demo).
+        session.demo = msg.get("demo") is True
         # the model before the sinks: a model that fails to load leaves nothing half-started
         estimator = self._estimator() if mode == "frames" else None
         for factory in self.sink_factories:
             try:
-                session.sinks.append(factory(session))
+                sink = factory(session)
             except Exception:  # noqa: BLE001 - a sink that cannot start must not stop the session
                 log.exception("could not attach a sink to session %s", session.id)
+                continue
+            if sink is not None:          # None: this sink is not for this session
+                session.sinks.append(sink)
         live = LiveSession(session, mode=mode, attached=1, pose_estimator=estimator)
         with self._lock:
             self.live[session.id] = live

@@ -79,6 +79,7 @@ export function startMessage() {
     height: demo ? demo.height : (el.video.videoHeight || el.canvas.height || 480),
     mode: demo ? 'landmarks' : state.mode,
     source: demo ? 'demo (bundled sample recording)' : (stats.cameraLabel || 'browser camera'),
+    demo: !!demo,                  // the server keeps the demo out of the history
     // whose session: ?profile= or the one picked on the history page (the server's default else)
     profile: new URLSearchParams(location.search).get('profile') || localStorage.getItem('repsense.profile') || undefined,
     // a guided workout: the plan picked and its targets (plans.js)
