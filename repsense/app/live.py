@@ -24,6 +24,7 @@ from repsense.errors import InputError
 from repsense.plans import Guide, Plan, parse_plan
 from repsense.pose import missing_pose
 from repsense.session import EventSink, Session
+from repsense.sinks.words import phase_words
 from repsense.sources.landmarks import pose_from_json, time_from_json
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,8 @@ class LiveSession:
         counter = self.session.tracker.counter
         joints = fault_landmarks(counter.spec, st.faults) if counter is not None else []
         return {"exercise": st.exercise, "confidence": self.confidence,
-                "phase": st.phase, "count": st.count,
+                "phase": st.phase, "phase_words": phase_words(st.exercise, st.phase),
+                "count": st.count,
                 "total_reps": st.total_reps, "faults": list(st.faults),
                 "fault_joints": joints, "person": st.person}
 

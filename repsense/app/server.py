@@ -194,8 +194,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def exercises(request: Request) -> Response:
         from repsense.engine.exercises import catalog
+        from repsense.sinks.catalog import placement_hint
 
         return JSONResponse([{"name": s.name, "display": s.display, "hold": s.is_hold,
+                              "placement": placement_hint(s),
                               "cues": [{"code": r.code, "cue": r.cue, "severity": r.severity}
                                        for r in s.form]}
                              for s in catalog().values()])
