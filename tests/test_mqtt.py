@@ -483,3 +483,27 @@ def test_a_broken_outbox_file_does_not_stop_the_events(tmp_path: pathlib.Path) -
         sub.close(0)
     assert "repsense/n1/events/ExerciseDetected" in got
     assert any("kept in memory only" in line for line in said)
+
+
+# amqtt leaves the writer of a client that said nothing to the garbage collector, after its loop closed
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_the_embedded_broker_keeps_its_chatter_for_verbose(caplog: pytest.LogCaptureFixture) -> None:
+    """A client that connects and goes without a word (the port probe of `repsense node`, a node
+    that drops) makes amqtt log "Failed to initialize client session": not on a user's terminal
+    unless -v."""
+    import gc
+    import logging
+    import socket
+
+    from repsense.logs import setup_cli
+
+    for verbose, shown in ((False, False), (True, True)):
+        setup_cli(verbose=verbose)
+        caplog.clear()
+        with EmbeddedBroker("127.0.0.1", 0) as broker:
+            socket.create_connection(("127.0.0.1", broker.port), timeout=2).close()
+            time.sleep(0.5)
+        gc.collect()   # amqtt's leftovers go now, under this test's filter
+        chatter = [r for r in caplog.records if r.name.startswith("amqtt") and r.levelno >= logging.WARNING]
+        assert bool(chatter) == shown, [r.getMessage() for r in chatter]
+    setup_cli(verbose=False)

@@ -102,6 +102,8 @@ def test_node_counts_the_shipped_clip(tmp_path: pathlib.Path) -> None:
     assert abs(len(reps) - SHIPPED_REPS) <= 1 and reps == list(range(1, len(reps) + 1)), reps
     assert mine[-1]["type"] == "SessionEnded" and mine[-1]["total_reps"] == len(reps)
     assert counted == len(reps), f"estatus counted {counted}, the node {len(reps)}"
+    # the node's terminal: repsense's lines, not MediaPipe's ("INFO: ... DestroyAccelerator")
+    assert "DestroyAccelerator" not in node.stderr and "INFO:" not in node.stderr, node.stderr
 
 
 def test_estatus_counts_the_reps_across_a_broker_restart(shipped_recording: pathlib.Path,

@@ -307,7 +307,8 @@ def add_parsers(subparsers: Any) -> None:
     p.add_argument("--estatus", action="store_true",
                    help="count reps from the estatus topic (once on 'up' after 'down') and print the count")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: Ctrl-C)")
-    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="S")
+    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="S",
+                   help="give up when the broker cannot be reached within S seconds (default 10)")
     _broker_options(p)
     p.set_defaults(func=cmd_listen)
 
