@@ -31,6 +31,7 @@ export function renderExercise() {
     el.confBar.style.width = '0%';
   }
   el.hudEx.textContent = name === 'idle' ? 'reps' : displayName(name).toLowerCase();
+  renderCounts();
 }
 
 function currentSet(name) {
@@ -67,7 +68,8 @@ function heldNow() {
 
 function renderCounts() {
   // A hold (plank) shows its time where a rep exercise shows its count.
-  const hold = isHold(state.exercise);
+  // a hold picked in the list shows as one before it is found
+  const hold = isHold(state.exercise) || (state.exercise === 'idle' && isHold(el.exSelect.value));
   el.count.textContent = hold ? mmss(heldNow()) : String(state.count);
   el.count.classList.toggle('is-hold', hold);
   $('count-label').textContent = hold ? 'Hold' : 'Reps';
