@@ -215,10 +215,11 @@ def test_a_live_session_is_stored_under_the_profile_the_page_sends(tmp_path):
             ws.send_json({"type": "start", "exercise": "squat", "profile": "ann"})
             sid = ws.receive_json()["session"]
             sample = PoseRecording.load(ROOT / "repsense" / "samples" / "squats.npz")
-            ws.send_json({"type": "poses", "frames": [
-                {"t": int(t) + 1_000_000, "landmarks": pose.tolist()}
-                for pose, t in zip(sample.landmarks, sample.timestamp_ms)]})
-            ws.receive_json()
+            frames = [{"t": int(t) + 1_000_000, "landmarks": pose.tolist()}
+                      for pose, t in zip(sample.landmarks, sample.timestamp_ms)]
+            for i in range(0, len(frames), 250):          # under the 1 MB message limit
+                ws.send_json({"type": "poses", "frames": frames[i:i + 250]})
+                assert ws.receive_json()["type"] == "frame"
             ws.send_json({"type": "end"})
             while ws.receive_json()["type"] != "ended":
                 pass
