@@ -144,9 +144,12 @@ class EmbeddedBroker:
         else:
             plugins = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
         config = {"listeners": listeners, "plugins": plugins}
-        quiet = logging.getLogger("amqtt")
-        if quiet.level == logging.NOTSET:
-            quiet.setLevel(logging.WARNING)
+        # amqtt's chatter ("Failed to initialize client session: No data to decode MQTT packet
+        # fixed header" for every probe that connects and closes, a node that drops; its start
+        # failures reach us as exceptions) is for -v.
+        from repsense.logs import libraries_may_log
+
+        logging.getLogger("amqtt").setLevel(logging.INFO if libraries_may_log() else logging.CRITICAL)
         self._broker = Broker(config)
         await self._broker.start()
 

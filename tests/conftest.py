@@ -13,6 +13,8 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
+FIXTURES = ROOT / "tests" / "fixtures"   # shipped: what the tests need without ../shared (NOTICE)
+NO_DATA = "real data not available at"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -46,8 +48,17 @@ def require_data(*parts: str) -> pathlib.Path:
     if not path.exists():
         if os.environ.get("CI"):
             pytest.fail(f"CI needs the real data at {path}")
-        pytest.skip(f"real data not available at {path}")
+        pytest.skip(f"{NO_DATA} {path}")
     return path
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line at the end: how many tests skipped for want of ../shared/data."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    n = sum(NO_DATA in str(getattr(r, "longrepr", "")) for r in skipped)
+    if n:
+        terminalreporter.write_line(f"{n} test{'s' if n != 1 else ''} skipped for want of the real "
+                                    f"data in {DATA} (they run where it is)")
 
 
 def free_port() -> int:

@@ -293,3 +293,47 @@ def test_speak_without_an_audio_device_says_so(capsys, monkeypatch):
     code, _, err = run_cli(capsys, "analyze", str(SAMPLE), "--exercise", "squat", "--speak")
     assert code == 1
     assert "no audio device" in err and "--speak-wav" in err
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    """`repsense X --help` describes each option (listen --connect-timeout had no words)."""
+    import argparse
+
+    from repsense.cli import build_parser
+
+    def parsers(p: argparse.ArgumentParser, name: str = "repsense"):  # type: ignore[no-untyped-def]
+        yield name, p
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub, child in action.choices.items():
+                    yield from parsers(child, f"{name} {sub}")
+
+    bare = [f"{name} {'/'.join(a.option_strings)}" for name, p in parsers(build_parser())
+            for a in p._actions if a.option_strings and a.help is None]
+    assert not bare, bare
+
+
+def test_serve_without_a_display_says_where_to_open_the_page(tmp_path):
+    """No display (a server, an SSH session): no browser opens, and serve says what to open."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import free_port
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER")}
+    port = free_port()
+    err_path = tmp_path / "serve.err"
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "repsense", "serve", "--port", str(port), "--no-mqtt",
+                                 "--no-history"], stderr=err, stdout=subprocess.DEVNULL, env=env, cwd=ROOT)
+    try:
+        end = time.monotonic() + 60
+        while "Ctrl-C stops it" not in err_path.read_text() and time.monotonic() < end and proc.poll() is None:
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    text = err_path.read_text()
+    assert f"open http://127.0.0.1:{port}/ in your browser" in text, text

@@ -64,7 +64,7 @@ def test_gym_page_shows_the_nodes_live(gym_server: tuple[str, str]) -> None:
                         HoldUpdated(20_000, exercise="plank", held_s=20.4, holding=True)])
             card = page.locator('[data-node="rack-1"]')
             expect(card.locator('[data-field="count"]')).to_have_text("3", timeout=15000)
-            expect(card.locator('[data-field="exercise"]')).to_have_text("squat")
+            expect(card.locator('[data-field="exercise"]')).to_have_text("Squat")   # the catalogue's display name, as every page writes it
             expect(card.locator('[data-field="cue"]')).to_have_text("Go deeper: hips down to knee height.")
             expect(card.locator('[data-field="state"]')).to_have_text("online")
             mat = page.locator('[data-node="mat-2"]')

@@ -171,6 +171,37 @@ def test_a_live_web_session_is_stored_and_listed(tmp_path):
     assert len(one["reps"]) == listed[0]["total_reps"] and len(one["sets"]) == 1
 
 
+def test_the_demo_is_not_kept_in_the_history(tmp_path):
+    """The page's demo replays the bundled squats through the live path: it is counted and
+    summed up like a session, but no one trained, so the history keeps nothing of it."""
+    from repsense.app.server import Settings, create_app
+    from repsense.pose import PoseRecording
+    from tests.conftest import ROOT
+
+    sample = PoseRecording.load(ROOT / "repsense" / "samples" / "squats.npz")
+    settings = Settings(db_url=f"sqlite:///{tmp_path / 'h.db'}", profile="gym")
+    with TestClient(create_app(settings)) as c:
+        with c.websocket_connect("/ws") as ws:
+            ws.send_json({"type": "start", "exercise": "squat", "source": "demo (bundled sample recording)",
+                          "demo": True})
+            ws.receive_json()
+            frames = [{"t": int(t) + 1_000_000, "landmarks": pose.round(4).tolist()}
+                      for pose, t in zip(sample.landmarks, sample.timestamp_ms)]
+            for i in range(0, len(frames), 200):          # as the page batches them
+                ws.send_json({"type": "poses", "frames": frames[i:i + 200]})
+                assert ws.receive_json()["type"] == "frame"
+            ws.send_json({"type": "end"})
+            while (msg := ws.receive_json())["type"] != "ended":
+                pass
+        listed = c.get("/api/history/sessions").json()["sessions"]
+        streaks = c.get("/api/history/streaks").json()
+        bests = c.get("/api/history/bests").json()
+    assert msg["summary"]["total_reps"] == 5           # counted and summed up on the page ...
+    assert listed == []                                # ... and kept nowhere
+    assert streaks["active_days"] == 0 and streaks["current_days"] == 0, streaks
+    assert bests == {"exercises": {}}, bests
+
+
 def test_a_live_session_is_stored_under_the_profile_the_page_sends(tmp_path):
     from repsense.app.server import Settings, create_app
     from repsense.pose import PoseRecording
@@ -184,10 +215,11 @@ def test_a_live_session_is_stored_under_the_profile_the_page_sends(tmp_path):
             ws.send_json({"type": "start", "exercise": "squat", "profile": "ann"})
             sid = ws.receive_json()["session"]
             sample = PoseRecording.load(ROOT / "repsense" / "samples" / "squats.npz")
-            ws.send_json({"type": "poses", "frames": [
-                {"t": int(t) + 1_000_000, "landmarks": pose.tolist()}
-                for pose, t in zip(sample.landmarks, sample.timestamp_ms)]})
-            ws.receive_json()
+            frames = [{"t": int(t) + 1_000_000, "landmarks": pose.tolist()}
+                      for pose, t in zip(sample.landmarks, sample.timestamp_ms)]
+            for i in range(0, len(frames), 250):          # under the 1 MB message limit
+                ws.send_json({"type": "poses", "frames": frames[i:i + 250]})
+                assert ws.receive_json()["type"] == "frame"
             ws.send_json({"type": "end"})
             while ws.receive_json()["type"] != "ended":
                 pass

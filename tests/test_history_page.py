@@ -126,3 +126,47 @@ def test_an_empty_history_says_so(page, empty_server):
     assert page.inner_text("#last-session") == "none yet"
     assert "No sessions stored yet" in page.inner_text("#status")
     shot(page, "empty", full=False)
+
+
+@pytest.fixture(scope="module")
+def one_day_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Two clean sessions today: what a new user has after the first day."""
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('one-day') / 'history.db'}")
+    doc = generate(sessions=2, reps_per_session=12, seed=5, end=datetime.now(timezone.utc).timestamp())
+    for s in doc["sessions"]:
+        s["started_at"] = s["ended_at"] = datetime.now(timezone.utc).timestamp() - 600
+        s["cues"] = []
+        for r in s["reps"]:
+            r["faults"], r["good"], r["form_score"] = [], True, 95.0
+        for st in s["sets"]:
+            st["good_reps"] = st["reps"]
+    store.import_doc(doc)
+    yield from serve(store)
+    store.close()
+
+
+def test_one_day_of_history_reads(page, one_day_server):
+    """One day of data: the trend charts show their points (centred, not a dot at the edge), the
+    bars stay slim, no faults says so, and one day / one week are singular."""
+    page.goto(f"{one_day_server}/history")
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.inner_text("#streak-now") == "1 day"
+    assert page.inner_text("#streak-best") == "longest 1 day · 1 week in a row"
+    assert page.inner_text("#weeks") == "1 active day in all"
+    form = page.evaluate("""() => { const c = Chart.getChart(document.getElementById('chart-form'));
+        const p = c.getDatasetMeta(0).data[0];
+        return {radius: c.data.datasets[0].pointRadius, x: p.x, left: c.chartArea.left, right: c.chartArea.right,
+                labels: c.data.labels.length}; }""")
+    shot(page, "one-day")
+    assert form["labels"] == 2 and form["radius"] >= 4, form    # a point per session, centred in its slot
+    assert form["x"] > form["left"] + 0.15 * (form["right"] - form["left"]), form
+    bar = page.evaluate("""() => { const c = Chart.getChart(document.getElementById('chart-reps'));
+        return Math.max(...c.getDatasetMeta(0).data.map((b) => b.width)); }""")
+    assert bar <= 56
+    assert page.is_visible("[data-testid=faults-none]") and "No faults" in page.inner_text("[data-testid=faults-none]")
+    assert not page.is_visible("#chart-faults")
+    # nothing tall and empty between the header and the cards
+    gap = page.evaluate("() => document.getElementById('cards').getBoundingClientRect().top"
+                        " - document.querySelector('.topbar').getBoundingClientRect().bottom")
+    assert gap < 60, gap
+    shot(page, "one-day")

@@ -20,7 +20,7 @@ from repsense.engine.events import ExerciseDetected, RepCompleted  # noqa: E402
 from repsense.errors import InputError  # noqa: E402
 from repsense.cli.node import EstatusCounter  # noqa: E402
 from repsense.sinks.mqtt import (BadMessage, BrokerAddress, LogLimiter, Outbox, check_node_id,  # noqa: E402
-                                 estatus_class, event_message, parse_event, parse_pose,
+                                 EstatusPublisher, event_message, parse_event, parse_pose,
                                  pose_payload, split_topic)
 
 # --- broker URLs -------------------------------------------------------------------------------
@@ -135,12 +135,42 @@ def test_bad_pose_messages(payload: bytes, kind: str) -> None:
     assert bad.value.kind == kind
 
 
-def test_estatus_classes_and_the_seed_counter() -> None:
-    assert [estatus_class(p) for p in ("rest", "away", "return", "idle", "holding")] == \
-        ["up", "down", "down", "idle", "holding"]
+def test_estatus_counts_exactly_the_reps() -> None:
+    """``down`` when a rep starts, ``up`` when it is counted: the seed's counter (once on ``up``
+    after ``down``) gets the rep count, also for a movement that is not counted and for reps
+    counted all at once; a repeat of the last message alone (a resend) changes nothing."""
+    class Link:
+        def __init__(self) -> None:
+            self.sent: list[tuple[str, bytes]] = []
+
+        def send(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+            self.sent.append((topic, payload))
+
+    def rep(n: int) -> RepCompleted:
+        return RepCompleted(n * 1000, exercise="squat", count=n, start_ms=0, end_ms=900,
+                            bottom_ms=400, concentric_s=0.4, eccentric_s=0.5, rom_deg=90.0)
+
+    link = Link()
+    pub = EstatusPublisher(link, "estatus")  # type: ignore[arg-type]
+    for p in ("idle", "rest", "away", "away", "return"):
+        pub.phase(p)
+    pub.emit([rep(1)])
+    pub.phase("rest")
+    pub.phase("away")                        # a movement that is not counted ...
+    pub.phase("rest")
+    pub.phase("away")                        # ... then a rep
+    pub.emit([rep(2)])
+    pub.emit([rep(3), rep(4)])               # counted together (e.g. when the exercise is found)
+    values = [v.decode() for _, v in link.sent]
+    assert {t for t, _ in link.sent} == {"estatus"}
+    assert values == ["down", "up", "down", "up", "down", "up", "down", "up"]
     counter = EstatusCounter()
-    stream = ["up", "up", "down", "down", "up", "up", "idle", "down", "up", "down"]
-    assert [counter.feed(s) for s in stream].count(True) == 2 and counter.count == 2
+    assert [counter.feed(v) for v in values].count(True) == 4 == counter.count
+    for i in range(len(values)):                       # any one message delivered twice
+        again = EstatusCounter()
+        for v in values[:i + 1] + values[i:]:
+            again.feed(v)
+        assert again.count == 4, (i, values)
 
 
 def test_log_limiter_reports_each_kind_once_a_minute() -> None:
@@ -453,3 +483,27 @@ def test_a_broken_outbox_file_does_not_stop_the_events(tmp_path: pathlib.Path) -
         sub.close(0)
     assert "repsense/n1/events/ExerciseDetected" in got
     assert any("kept in memory only" in line for line in said)
+
+
+# amqtt leaves the writer of a client that said nothing to the garbage collector, after its loop closed
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_the_embedded_broker_keeps_its_chatter_for_verbose(caplog: pytest.LogCaptureFixture) -> None:
+    """A client that connects and goes without a word (the port probe of `repsense node`, a node
+    that drops) makes amqtt log "Failed to initialize client session": not on a user's terminal
+    unless -v."""
+    import gc
+    import logging
+    import socket
+
+    from repsense.logs import setup_cli
+
+    for verbose, shown in ((False, False), (True, True)):
+        setup_cli(verbose=verbose)
+        caplog.clear()
+        with EmbeddedBroker("127.0.0.1", 0) as broker:
+            socket.create_connection(("127.0.0.1", broker.port), timeout=2).close()
+            time.sleep(0.5)
+        gc.collect()   # amqtt's leftovers go now, under this test's filter
+        chatter = [r for r in caplog.records if r.name.startswith("amqtt") and r.levelno >= logging.WARNING]
+        assert bool(chatter) == shown, [r.getMessage() for r in chatter]
+    setup_cli(verbose=False)

@@ -24,6 +24,8 @@ from mqtt_brokers import ROOT, BrokerProcess, Collector, Lines, node_cmd  # noqa
 from conftest import require_data  # noqa: E402
 
 CLIP = "test_video_squat.mp4"   # 3 squats in 10.7 s, side view
+SHIPPED = ROOT / "tests" / "fixtures" / "lunge.mp4"   # CC0 (tests/fixtures/NOTICE): 4 lunges, 13 s
+SHIPPED_REPS = 4
 
 
 def clip_label(name: str) -> int:
@@ -43,6 +45,108 @@ def clip_recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Pa
                            "--json", "-"], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     return out, int(json.loads(proc.stdout)["inputs"][0]["total_reps"])
+
+
+@pytest.fixture(scope="module")
+def shipped_recording(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """The shipped clip's poses (``analyze --save-pose``, once), for nodes that skip the pose model."""
+    out = tmp_path_factory.mktemp("shipped") / "lunge.npz"
+    proc = subprocess.run([sys.executable, "-m", "repsense", "analyze", str(SHIPPED), "--exercise", "lunge",
+                           "--save-pose", str(out)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def listen_estatus(broker_url: str, err_path: pathlib.Path) -> subprocess.Popen[str]:
+    """``repsense listen --estatus`` (the seed page's counting) in the background, once it listens."""
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "repsense", "listen", "--estatus", "--broker", broker_url],
+                                stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT)
+    end = time.monotonic() + 30
+    while "listening on" not in err_path.read_text() and time.monotonic() < end:
+        time.sleep(0.1)
+    return proc
+
+
+def estatus_total(proc: subprocess.Popen[str]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=20)
+    total = [line for line in out.splitlines() if line.startswith("total ")]
+    assert total, out
+    return int(total[-1].split()[1])
+
+
+def test_node_counts_the_shipped_clip(tmp_path: pathlib.Path) -> None:
+    """Runs everywhere (the clip ships with the tests): real video -> MediaPipe -> engine -> the
+    embedded broker; the events arrive complete and in order, the count is the clip's (+-1), and a
+    page counting ``up`` after ``down`` on ``estatus`` gets exactly the node's count."""
+    broker = BrokerProcess("embedded", tmp_path).start()
+    events = Collector(broker.port)
+    estatus = listen_estatus(broker.url, tmp_path / "listen.err")
+    try:
+        node = subprocess.run(node_cmd(SHIPPED, broker.url, "shipped-1", tmp_path / "outbox.sqlite",
+                                       "--exercise", "lunge", "--model", "lite"),
+                              capture_output=True, text=True, timeout=300, cwd=ROOT)
+        assert node.returncode == 0, node.stderr
+        events.wait_for(lambda ev: any(e["type"] == "SessionEnded" for e in ev), 30)
+        time.sleep(0.5)
+        counted = estatus_total(estatus)
+    finally:
+        if estatus.poll() is None:
+            estatus.kill()
+        events.close()
+        broker.stop()
+    got = events.events()
+    mine = assert_complete(got, got[0]["session"])
+    reps = [e["count"] for e in mine if e["type"] == "RepCompleted"]
+    assert abs(len(reps) - SHIPPED_REPS) <= 1 and reps == list(range(1, len(reps) + 1)), reps
+    assert mine[-1]["type"] == "SessionEnded" and mine[-1]["total_reps"] == len(reps)
+    assert counted == len(reps), f"estatus counted {counted}, the node {len(reps)}"
+    # the node's terminal: repsense's lines, not MediaPipe's ("INFO: ... DestroyAccelerator")
+    assert "DestroyAccelerator" not in node.stderr and "INFO:" not in node.stderr, node.stderr
+
+
+def test_estatus_counts_the_reps_across_a_broker_restart(shipped_recording: pathlib.Path,
+                                                        tmp_path: pathlib.Path) -> None:
+    """The broker goes away after the first rep for a few seconds, reps go on: what a page counts
+    from ``estatus`` (up after down) is still exactly the node's rep count, as ``estatus`` waits
+    in the outbox like the events. The node is paused while the broker comes back so that the
+    counting page is subscribed again before the node delivers what waited (a page that is away
+    itself misses what is sent meanwhile)."""
+    broker = BrokerProcess("embedded", tmp_path).start()
+    err_path = tmp_path / "listen.err"
+    estatus = listen_estatus(broker.url, err_path)
+    proc, lines = node_process(tmp_path, *node_cmd(shipped_recording, broker.url, "shipped-2",
+                                                   tmp_path / "outbox.sqlite", "--exercise", "lunge",
+                                                   "--drain-timeout", "60"))
+    try:
+        lines.wait_for(" rep 1:", 30)
+        time.sleep(0.5)
+        broker.stop()
+        lines.wait_for(" rep 2:", 30)            # counted while the broker is away
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGSTOP)
+        broker.start()
+        end = time.monotonic() + 30
+        while "connected again" not in err_path.read_text() and time.monotonic() < end:
+            time.sleep(0.1)
+        assert "connected again" in err_path.read_text(), err_path.read_text()
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGCONT)
+        assert proc.wait(90) == 0, (tmp_path / "node.err").read_text()
+        time.sleep(1.0)
+        counted = estatus_total(estatus)
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        reap(proc)
+        if estatus.poll() is None:
+            estatus.kill()
+        broker.stop()
+    node_err = (tmp_path / "node.err").read_text()
+    reps = [line for line in lines.lines if " rep " in line]
+    assert f"shipped-2: {len(reps)} reps" in node_err, node_err
+    assert len(reps) >= 3 and "lost the connection" in node_err
+    assert counted == len(reps), f"estatus counted {counted}, the node {len(reps)}"
 
 
 @pytest.fixture(params=["mosquitto", "embedded"])

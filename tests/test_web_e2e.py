@@ -36,6 +36,12 @@ CLIP_COUNT = 3
 CLIP_S = 10.733
 TOLERANCE = 1          # what `analyze` meets on the labelled clips (tests/test_dev_clips.py)
 DEMO_SQUATS = 5        # repsense/samples/squats.npz
+# Shipped with the tests (CC0, tests/fixtures/NOTICE): 4 lunges in 13 s, side view, so a browser
+# test runs without ../shared.
+SHIPPED = ROOT / "tests" / "fixtures" / "lunge.mp4"
+SHIPPED_REPS = 4
+SHIPPED_S = 13.0
+PHASE_WORDS = {"going down", "coming up", "ready"}
 
 
 
@@ -83,6 +89,16 @@ def fake_camera(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 
 
 @pytest.fixture(scope="module")
+def shipped_camera(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """The shipped lunge clip as the fake camera's .y4m (640x360, 15 fps)."""
+    need(shutil.which("ffmpeg") is not None, "ffmpeg")
+    out = tmp_path_factory.mktemp("shipped") / "camera.y4m"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(SHIPPED), "-vf", "scale=640:360,fps=15",
+                    "-pix_fmt", "yuv420p", str(out)], check=True)
+    return out
+
+
+@pytest.fixture(scope="module")
 def pw_driver() -> Iterator[object]:
     """One Playwright driver for the module (a second sync_playwright() may not run inside it)."""
     need(pathlib.Path(CHROMIUM).exists(), CHROMIUM)
@@ -114,16 +130,37 @@ def browser(pw_driver, fake_camera: pathlib.Path) -> Iterator[object]:  # type: 
         b.close()
 
 
-@pytest.fixture
-def page(browser, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module")
+def shipped_browser(pw_driver, shipped_camera: pathlib.Path) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    b = launch(pw_driver, shipped_camera)
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+def _page(browser):  # type: ignore[no-untyped-def]
     context = browser.new_context(viewport={"width": 1360, "height": 900}, accept_downloads=True)
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    # MediaPipe's own INFO lines ("Created TensorFlow Lite XNNPACK delegate") are not errors
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" and "INFO:" in m.text else None)
     pg.set_default_timeout(30_000)
     yield pg
     context.close()
     assert not errors, f"the page threw: {errors}"
+
+
+@pytest.fixture
+def page(browser, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    yield from _page(browser)
+
+
+@pytest.fixture
+def shipped_page(shipped_browser):  # type: ignore[no-untyped-def]
+    """A page whose camera plays the shipped clip: these tests run everywhere."""
+    yield from _page(shipped_browser)
 
 
 def shot(page, test: str, state: str) -> None:  # type: ignore[no-untyped-def]
@@ -172,8 +209,8 @@ def start_one_pass(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_function(f"window.repsenseStats.cameraStartedAt > {before}")
 
 
-def wait_pass_over(page, margin_s: float = 0.3) -> None:  # type: ignore[no-untyped-def]
-    ms = int((CLIP_S + margin_s) * 1000)
+def wait_pass_over(page, margin_s: float = 0.3, clip_s: float = CLIP_S) -> None:  # type: ignore[no-untyped-def]
+    ms = int((clip_s + margin_s) * 1000)
     page.wait_for_function(
         f"performance.now() - window.repsenseStats.cameraStartedAt > {ms}", timeout=ms + 30_000)
 
@@ -224,8 +261,12 @@ def test_live_session_counts_the_clip(page, server: str) -> None:  # type: ignor
     assert detail["total_reps"] == summary["total"] and not detail["live"]
 
 
-def test_demo_replays_the_sample_through_the_live_path(page, server: str) -> None:  # type: ignore[no-untyped-def]
+def test_demo_replays_the_sample_through_the_live_path(shipped_page, server: str) -> None:  # type: ignore[no-untyped-def]
+    """The bundled squats through the live path: a whole skeleton (arms too), counted, summed up,
+    and kept out of the history."""
+    page = shipped_page
     open_page(page, server)
+    before = {s["id"] for s in api(server, "/api/history/sessions")["sessions"]}
     page.click("[data-testid=demo]")
     page.wait_for_function("Number(document.querySelector('[data-testid=skeleton]')"
                            ".dataset.drawn) > 10")
@@ -233,11 +274,23 @@ def test_demo_replays_the_sample_through_the_live_path(page, server: str) -> Non
     page.wait_for_function("document.querySelector('[data-testid=rep-count]').dataset.count >= 2")
     shot(page, "demo", "running")
     assert "demo" in page.inner_text("[data-testid=status]")
+    # the whole skeleton: the demo's poses have arms (elbows, wrists) and feet
+    frame = page.evaluate("fetch('/api/demo').then((r) => r.json()).then((d) => d.frames[0].landmarks)")
+    assert all(frame[i] is not None and frame[i][0] == frame[i][0] for i in (13, 14, 15, 16, 31, 32))
+    assert page.inner_text("[data-testid=phase]") in PHASE_WORDS
     assert page.get_attribute("[data-testid=last-rep]", "data-rep") != "0"
     page.wait_for_selector("[data-testid=summary]:not([hidden])", timeout=60_000)
     shot(page, "demo", "summary")
     assert int(page.get_attribute("[data-testid=summary]", "data-total")) == DEMO_SQUATS
     assert page.get_attribute("[data-testid=exercise]", "data-exercise") == "squat"
+    # five good reps: "0 faulty" is not shown as a warning
+    faulty = page.locator("[data-testid=summary-faulty]")
+    assert faulty.inner_text().startswith("0") and "warn" not in (faulty.get_attribute("class") or "")
+    # no one trained: the demo is not in the history
+    session = page.get_attribute("[data-testid=summary]", "data-session")
+    assert api(server, f"/api/sessions/{session}")["total_reps"] == DEMO_SQUATS
+    after = {s["id"] for s in api(server, "/api/history/sessions")["sessions"]}
+    assert session not in after and after == before
     stats = page.evaluate("window.repsenseStats")
     assert stats["tones"] >= 1, "no tone for a good rep"
     page.click("[data-testid=summary-close]")
@@ -597,3 +650,51 @@ def test_pose_can_run_on_the_main_thread(page, server: str) -> None:  # type: ig
     assert "worker" not in page.inner_text("[data-testid=status]")
     shot(page, "main-thread", "live")
     end_and_summary(page)
+
+
+def test_live_session_counts_the_shipped_lunges(shipped_page, server: str) -> None:  # type: ignore[no-untyped-def]
+    """Runs everywhere (the clip ships with the tests): the camera, the model in the browser, the
+    skeleton, the count, the phase in the annotated video's plain words, the summary."""
+    need_vendor()
+    page = shipped_page
+    open_page(page, server, "?exercise=lunge")
+    # Start waits for the connection: enabled only once the status pill says the server is there
+    page.wait_for_selector("[data-testid=start-session]:enabled")
+    assert page.get_attribute("[data-testid=connection]", "data-state") == "ready"
+    assert "Side-on to the camera" in page.inner_text("[data-testid=form-panel]")
+    assert page.is_hidden("[data-testid=hold-timer]")         # a lunge is not a hold
+    page.evaluate("""() => { window.phaseSeen = new Set();
+        const ph = document.querySelector('[data-testid=phase]');
+        new MutationObserver(() => window.phaseSeen.add(ph.textContent)).observe(ph, {childList: true, characterData: true, subtree: true}); }""")
+    start_one_pass(page)
+    see_skeleton(page)
+    page.wait_for_function("document.querySelector('[data-testid=rep-count]').dataset.count >= 1",
+                           timeout=40_000)
+    shot(page, "shipped", "counting")
+    wait_pass_over(page, clip_s=SHIPPED_S)
+    shown = total(page)
+    seen = set(page.evaluate("[...window.phaseSeen]")) - {""}
+    assert "going down" in seen and seen <= PHASE_WORDS, seen
+    summary = end_and_summary(page)
+    shot(page, "shipped", "summary")
+    assert abs(shown - SHIPPED_REPS) <= TOLERANCE, f"the page counted {shown}, label {SHIPPED_REPS}"
+    assert summary["total"] == total(page) and "Lunge" in page.inner_text("[data-testid=summary]")
+
+
+def test_the_page_says_where_to_stand_for_the_exercise_picked(shipped_page, server: str) -> None:  # type: ignore[no-untyped-def]
+    """No view is guessed before an exercise is picked; each exercise's hint is its own (jumping
+    jacks: facing the camera); the hold card shows for holds only."""
+    page = shipped_page
+    open_page(page, server)
+    form = page.locator("[data-testid=form-panel]")
+    assert "side-on" not in form.inner_text().lower() and "facing" not in form.inner_text().lower()
+    assert page.is_hidden("[data-testid=hold-timer]")
+    page.select_option("[data-testid=exercise-select]", "jumping_jack")
+    assert "Facing the camera" in form.inner_text()
+    assert "Jumping jack" in page.inner_text("[data-testid=exercise-select]")
+    page.select_option("[data-testid=exercise-select]", "squat")
+    assert "whole body" in form.inner_text() and "Facing" not in form.inner_text()
+    page.select_option("[data-testid=exercise-select]", "plank")
+    assert page.is_visible("[data-testid=hold-timer]") and page.text_content("#hold-label") == "Plank hold"
+    assert "Side-on to the camera" in form.inner_text()
+    shot(page, "hints", "plank-picked")

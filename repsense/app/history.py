@@ -219,8 +219,12 @@ class History:
         self.routes = routes(store)
 
     def live_sink(self, session: Any) -> Any:
+        """A StoreSink for a live session; None for the demo, which is kept out of the history
+        (its reps are no one's: they would count toward streaks and personal bests)."""
         from repsense.store.sink import StoreSink
 
+        if getattr(session, "demo", False):
+            return None
         profile = getattr(session, "profile", None) or self.profile
         guide = getattr(session, "guide", None)
         return StoreSink(self.store, session_id=session.id, profile=profile, kind="live",

@@ -24,6 +24,7 @@ from repsense.errors import InputError
 from repsense.plans import Guide, Plan, parse_plan
 from repsense.pose import missing_pose
 from repsense.session import EventSink, Session
+from repsense.sinks.words import phase_words
 from repsense.sources.landmarks import pose_from_json, time_from_json
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,8 @@ class LiveSession:
         counter = self.session.tracker.counter
         joints = fault_landmarks(counter.spec, st.faults) if counter is not None else []
         return {"exercise": st.exercise, "confidence": self.confidence,
-                "phase": st.phase, "count": st.count,
+                "phase": st.phase, "phase_words": phase_words(st.exercise, st.phase),
+                "count": st.count,
                 "total_reps": st.total_reps, "faults": list(st.faults),
                 "fault_joints": joints, "person": st.person}
 
@@ -321,13 +323,19 @@ class SessionManager:
         except InputError as exc:
             raise ProtocolError("bad_message", str(exc)) from None
         session.profile = profile
+        # The demo (the bundled recording the page replays) is not the user's training: a sink
+        # may leave it out (the history keeps no demo).
+        session.demo = msg.get("demo") is True
         # the model before the sinks: a model that fails to load leaves nothing half-started
         estimator = self._estimator() if mode == "frames" else None
         for factory in self.sink_factories:
             try:
-                session.sinks.append(factory(session))
+                sink = factory(session)
             except Exception:  # noqa: BLE001 - a sink that cannot start must not stop the session
                 log.exception("could not attach a sink to session %s", session.id)
+                continue
+            if sink is not None:          # None: this sink is not for this session
+                session.sinks.append(sink)
         live = LiveSession(session, mode=mode, attached=1, pose_estimator=estimator)
         with self._lock:
             self.live[session.id] = live

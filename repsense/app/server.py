@@ -195,10 +195,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def exercises(request: Request) -> Response:
         from repsense.engine.exercises import catalog, user_catalog
+        from repsense.sinks.catalog import placement_hint
 
         taught = user_catalog()
         return JSONResponse([{"name": s.name, "display": s.display, "hold": s.is_hold,
                               "taught": s.name in taught,
+                              "placement": placement_hint(s),
                               "cues": [{"code": r.code, "cue": r.cue, "severity": r.severity}
                                        for r in s.form]}
                              for s in catalog().values()])

@@ -42,7 +42,8 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("export", help="write the history as JSON or CSV",
                        description="Write the stored sessions as JSON (everything; what "
                                    "`repsense import` reads) or CSV (one row per rep).")
-    p.add_argument("--format", choices=["json", "csv"], default="json")
+    p.add_argument("--format", choices=["json", "csv"], default="json",
+                   help="json: everything, what `repsense import` reads (default); csv: one row per rep")
     p.add_argument("--since", metavar="DATE", help="sessions started on or after this date "
                                                    "(2026-12-01 or 2026-12-01T18:00)")
     p.add_argument("--out", metavar="FILE", help="write here instead of to standard output")

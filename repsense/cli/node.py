@@ -100,7 +100,7 @@ def format_event(node: str, d: dict[str, Any]) -> str:
 def cmd_node(args: argparse.Namespace) -> int:
     from repsense.session import Session
     from repsense.sinks.mqtt import (EventPublisher, MqttLink, Outbox, Topics, check_node_id,
-                                     default_outbox_path, estatus_class, pose_payload)
+                                     default_outbox_path, EstatusPublisher, pose_payload)
     from repsense.sources.camera import open_camera
 
     try:
@@ -115,15 +115,17 @@ def cmd_node(args: argparse.Namespace) -> int:
         return 2
     left = len(outbox)
     link = MqttLink(broker.address, client_id, keepalive=args.keepalive, outbox=outbox,
-                    status_topic=topics.status(node), say=err).start()
+                    status_topic=topics.status(node), say=err, serial_topics=[topics.estatus]).start()
     if left:
         err(f"{left} message(s) from an earlier run wait in the outbox; they are delivered first")
     sid = uuid.uuid4().hex[:12]
     pub = EventPublisher(link, node, sid, topics=topics, qos=args.qos)
     session = None
+    estatus = None if args.no_estatus else EstatusPublisher(link, topics.estatus, qos=args.qos)
     if not args.pose_only:
         session = Session(args.exercise, aspect=source.aspect, source=args.camera,
-                          sinks=[pub, RepPrinter(node)], image_size=source.image_size,
+                          sinks=[pub, RepPrinter(node)] + ([estatus] if estatus else []),
+                          image_size=source.image_size,
                           source_fps=source.fps, session_id=sid)
     err(f"node {node}: {source.kind} {args.camera} -> {topics.events(node)} on {broker.address.url}"
         + (" (pose only: the server runs the engine)" if args.pose_only else ""))
@@ -146,8 +148,8 @@ def cmd_node(args: argparse.Namespace) -> int:
                     link.send_live(topics.pose(node), pose_payload(pose, t, session=sid,
                                                                    image_size=source.image_size))
                 session.feed(pose, t)
-                if not args.no_estatus:
-                    link.send_live(topics.estatus, estatus_class(session.state().phase).encode())
+                if estatus is not None:
+                    estatus.phase(session.state().phase)
         except RepsenseError as exc:
             err(str(exc))
             code = 1
@@ -305,7 +307,8 @@ def add_parsers(subparsers: Any) -> None:
     p.add_argument("--estatus", action="store_true",
                    help="count reps from the estatus topic (once on 'up' after 'down') and print the count")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: Ctrl-C)")
-    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="S")
+    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="S",
+                   help="give up when the broker cannot be reached within S seconds (default 10)")
     _broker_options(p)
     p.set_defaults(func=cmd_listen)
 

@@ -107,9 +107,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if not certfile:
             print("  note: phones give the camera only to https pages: add --self-signed",
                   file=sys.stderr)
-    print("  Ctrl-C stops it", file=sys.stderr)
     if not args.no_browser:
-        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+        if browser_available():
+            threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+        else:
+            print(f"  no browser to open on this machine: open {url} in your browser",
+                  file=sys.stderr)
+    print("  Ctrl-C stops it", file=sys.stderr)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
                             ssl_certfile=certfile, ssl_keyfile=keyfile,
                             ws_max_size=MAX_BINARY_BYTES + 16, ws_ping_interval=20.0)
@@ -121,6 +125,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not server.started:
         raise RepsenseError(f"could not listen on {args.host}:{args.port} (in use? try --port)")
     return 0
+
+
+def browser_available() -> bool:
+    """A graphical browser can be opened here: not on a Linux machine with no display (a server,
+    an SSH session), where Python's webbrowser would find none or a text one in the terminal."""
+    import os
+
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
+                                                 or os.environ.get("WAYLAND_DISPLAY")):
+        return False
+    try:
+        webbrowser.get()
+    except webbrowser.Error:
+        return False
+    return True
 
 
 def _lan_address() -> str | None:

@@ -21,6 +21,7 @@ from repsense.engine.events import ExerciseDetected, FormWarning, HoldUpdated, R
 from repsense.pose import SKELETON, is_missing
 from repsense.pose.smoothing import MIN_VISIBILITY
 from repsense.session import Analysis
+from repsense.sinks.words import PHASE_WORDS, phase_words  # noqa: F401 - the one table
 
 # Colours are BGR.
 BONE = (120, 220, 120)
@@ -39,16 +40,6 @@ CUE_FADE_MS = 800       # ... fading out over its last part
 FAULT_SHOWN_MS = 200    # a fault judged at one instant (the bottom of a rep) is shown +- this
 
 Box = tuple[int, int, int, int]   # x0, y0, x1, y1 (x1, y1 exclusive)
-
-# The words for the counter's phases. "away" is the move away from the start position: down when it
-# is eccentric (squat, push-up), up when concentric (curl, pull-up, sit-up); a few need their own.
-PHASE_WORDS: dict[str, tuple[str, str]] = {
-    "eccentric": ("going down", "coming up"),
-    "concentric": ("going up", "coming down"),
-    "lat_pulldown": ("pulling down", "letting up"),
-    "jumping_jack": ("going out", "coming in"),
-    "generic": ("moving", "coming back"),
-}
 
 @dataclass(frozen=True)
 class Overlay:
@@ -249,23 +240,6 @@ def _fit(text: str, px: int, bold: bool, max_width: int) -> int:
 
 
 # --- from an analysis to per-frame overlays --------------------------------------------------
-def phase_words(exercise: str, phase: str) -> str:
-    """The engine's phase of ``exercise`` in plain words."""
-    from repsense.engine.exercises import catalog
-
-    if phase in ("rest", "idle", ""):
-        return "ready"
-    if phase == "holding":
-        return "holding"
-    if phase == "waiting":
-        return "get into position"
-    spec = catalog().get(exercise)
-    key = exercise if exercise in PHASE_WORDS else \
-        (spec.count.away_phase if spec is not None and spec.count is not None else "generic")
-    away, back = PHASE_WORDS[key]
-    return away if phase == "away" else back if phase == "return" else phase.replace("_", " ")
-
-
 def fault_joint_indices(exercise: str, codes: Iterable[str]) -> frozenset[int]:
     """The landmark indices (both sides) that the form rules ``codes`` of ``exercise`` measure."""
     from repsense.engine.exercises import catalog

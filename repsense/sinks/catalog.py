@@ -17,6 +17,31 @@ def _joint(name: str) -> str:
     return name[:-4] if name.endswith("_mid") else name
 
 
+ORIENTATION = {"side": "Side-on to the camera", "front": "Facing the camera",
+               "both": "From the side or the front", "any": "From any side"}
+
+
+def _plural_joint(name: str) -> str:
+    return {"hip_mid": "hips", "shoulder_mid": "shoulders"}.get(name, name + "s")
+
+
+def placement_hint(spec: ExerciseSpec) -> str:
+    """Where to stand for ``spec``, from its description: the view its camera section asks for (or,
+    when any view counts, the one its form rules judge from) and the joints that must be seen.
+    ("Side-on to the camera: your whole body in view.")"""
+    view = spec.camera.view
+    if view not in ("side", "front"):
+        judged = {r.view for r in spec.form if r.view in ("side", "front")}
+        view = judged.pop() if len(judged) == 1 else "both" if judged else "any"
+    parts = list(dict.fromkeys(spec.camera.visible))
+    if not parts or ("ankle" in parts and len(parts) >= 3):
+        body = "your whole body"
+    else:
+        names = [_plural_joint(p) for p in parts]
+        body = "your " + (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0])
+    return f"{ORIENTATION[view]}: {body} in view."
+
+
 def signal_label(spec: ExerciseSpec | None) -> tuple[str, str]:
     """What drives the count of ``spec``, in words, and its unit: ("knee angle", "deg")."""
     sig = spec.signal if spec is not None else None

@@ -37,7 +37,7 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 
-from repsense.engine.events import Event
+from repsense.engine.events import Event, RepCompleted
 from repsense.errors import InputError
 from repsense.pose import N_LANDMARKS
 from repsense.sinks.jsonio import dumps
@@ -325,14 +325,39 @@ class Deduper:
         return True
 
 
-def estatus_class(phase: str) -> str:
-    """The per-frame pose class on ``estatus``: ``up`` at rest, ``down`` in a rep (the seed's two
-    classes; a counter that counts ``up`` after ``down`` counts reps), else the phase itself."""
-    if phase == "rest":
-        return "up"
-    if phase in ("away", "return"):
-        return "down"
-    return phase
+class EstatusPublisher:
+    """The seed's ``estatus`` topic, made so that a page counting once on ``up`` after ``down``
+    gets exactly the node's rep count: ``down`` when a rep starts, ``up`` when it is counted (a
+    RepCompleted; a ``down`` first if none went since the last ``up``). Nothing for a movement
+    that is not counted, so no ``up`` without a rep. Both go through the outbox like the events
+    (QoS 1, in order, kept across outages and restarts), one in flight at a time (``MqttLink``'s
+    ``serial_topics``). An ``EventSink``; ``phase(p)`` takes the engine's phase after each pose."""
+
+    def __init__(self, link: "MqttLink", topic: str = ESTATUS_TOPIC, qos: int = 1) -> None:
+        self.link = link
+        self.topic = topic
+        self.qos = qos
+        self.last = "up"
+        self.sent: list[str] = []
+
+    def _send(self, value: str) -> None:
+        self.link.send(self.topic, value.encode(), qos=self.qos)
+        self.last = value
+        self.sent.append(value)
+
+    def phase(self, phase: str) -> None:
+        if phase in ("away", "return") and self.last != "down":
+            self._send("down")
+
+    def emit(self, events: Sequence[Event]) -> None:
+        for ev in events:
+            if isinstance(ev, RepCompleted):
+                if self.last != "down":
+                    self._send("down")
+                self._send("up")
+
+    def close(self) -> None:
+        pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -410,14 +435,18 @@ MessageHandler = Callable[[str, bytes], None]
 
 class MqttLink:
     """One MQTT connection that keeps trying: durable messages go through the outbox and are
-    deleted when the broker acknowledges them; live messages (pose, estatus) are sent only while
+    deleted when the broker acknowledges them; live messages (pose) are sent only while
     connected. With ``status_topic``, ``online`` is published retained on every connect and the
-    broker publishes the retained ``offline`` will when the link dies."""
+    broker publishes the retained ``offline`` will when the link dies. A message on one of
+    ``serial_topics`` is sent only once the one before it on them is acknowledged, so a resend
+    after a reconnect repeats at most one of them (``estatus``: a repeated ``down`` or ``up``
+    alone never makes a page that counts ``up`` after ``down`` count twice)."""
 
     def __init__(self, address: BrokerAddress, client_id: str, *, keepalive: int = 30,
                  outbox: Outbox | None = None, status_topic: str | None = None,
                  subscriptions: Iterable[tuple[str, int]] = (), on_message: MessageHandler | None = None,
-                 say: Callable[[str], None] | None = None, window: int = WINDOW) -> None:
+                 say: Callable[[str], None] | None = None, window: int = WINDOW,
+                 serial_topics: Iterable[str] = ()) -> None:
         import paho.mqtt.client as mqtt
 
         self.address = address
@@ -440,6 +469,8 @@ class MqttLink:
         self._reset = threading.Event()
         self._stop = threading.Event()
         self._inflight: dict[int, int] = {}  # mid -> outbox row id
+        self.serial_topics = frozenset(serial_topics)
+        self._serial_mid: int | None = None   # the serial message in flight
         self._last_sent = 0
         self._sender: threading.Thread | None = None
         self._mqtt = mqtt
@@ -575,10 +606,15 @@ class MqttLink:
         if room <= 0:
             return
         for row, topic, payload, qos, retain in self.outbox.peek(self._last_sent, room):
+            serial = topic in self.serial_topics
+            if serial and self._serial_mid in self._inflight:
+                break  # in order: this one and those after it wait for the last one's ack
             info = self._client.publish(topic, payload, qos=qos, retain=retain)
             if info.rc != self._mqtt.MQTT_ERR_SUCCESS:
                 break  # connection gone: everything from the oldest is sent again on reconnect
             self._inflight[info.mid] = row
+            if serial:
+                self._serial_mid = info.mid
             self._last_sent = row
             self.sent += 1
 
@@ -693,6 +729,6 @@ class EventPublisher:
 
 __all__ = [
     "BadMessage", "BrokerAddress", "Deduper", "EventPublisher", "LogLimiter", "MqttLink", "Outbox",
-    "PoseMessage", "Topics", "check_node_id", "default_outbox_path", "estatus_class", "event_message",
+    "EstatusPublisher", "PoseMessage", "Topics", "check_node_id", "default_outbox_path", "event_message",
     "load_json", "parse_event", "parse_pose", "pose_payload", "split_topic",
 ]

@@ -5,7 +5,7 @@
 import { el, esc, humanize, params, state, STORE_KEY, toast, withToken } from './live/state.js';
 import { setMuted, speak, unlockAudio } from './live/sound.js';
 import { updateButtons } from './live/buttons.js';
-import { closeSummary, renderExercise, renderStatus, resetPanels } from './live/panels.js';
+import { closeSummary, readyHint, renderExercise, renderStatus, resetPanels } from './live/panels.js';
 import { connect, endSession, send } from './live/connection.js';
 import { listCameras, loadModel, openCamera } from './live/camera.js';
 import { togglePlayback, toggleRecord } from './live/recording.js';
@@ -24,7 +24,7 @@ el.rec.addEventListener('click', toggleRecord);
 el.play.addEventListener('click', togglePlayback);
 el.mute.addEventListener('click', () => { unlockAudio(); setMuted(!state.muted); });
 el.camera.addEventListener('change', () => openCamera(el.camera.value));
-el.exSelect.addEventListener('change', renderExercise);
+el.exSelect.addEventListener('change', () => { renderExercise(); if (!state.session) readyHint(); });
 el.clearWarnings.addEventListener('click', () => { state.warningsCount = 0; el.warnings.dataset.count = '0'; el.warnings.innerHTML = '<li class="empty">No warnings yet.</li>'; });
 el.summaryClose.addEventListener('click', closeSummary);
 el.summaryNew.addEventListener('click', () => { closeSummary(); resetPanels(); updateButtons(); });
@@ -66,6 +66,7 @@ async function loadCatalogue() {
     if (wanted && [...el.exSelect.options].some((o) => o.value === wanted)) el.exSelect.value = wanted;
   } catch { toast('Could not load the exercise list.', 'error'); }
   renderExercise();
+  if (!state.session) readyHint();
 }
 
 // The guided workouts (docs/plans.md): the picker, the guide panel, the editor.
@@ -85,6 +86,7 @@ async function main() {
   resetPanels();
   updateButtons();
   const resumeId = sessionStorage.getItem(STORE_KEY);
+  if (!resumeId) connect();   // the status pill and Start follow the connection from the start
   await Promise.all([loadCatalogue().then(setUpPlans), loadModel(), openCamera(null)]);
   if (resumeId) {
     state.session = { id: resumeId, demo: false, ending: false, resuming: true };

@@ -10,6 +10,9 @@ const empty = document.getElementById("empty");
 const conn = document.getElementById("conn");
 const template = document.getElementById("node-card");
 const cards = new Map();   // node id -> {el, view}
+// Exercise names as every page writes them ("Jumping jack"): the catalogue's display names.
+const displays = new Map();
+const display = (name) => displays.get(name) || (name ? name.charAt(0).toUpperCase() + name.slice(1).replaceAll("_", " ") : name);
 
 function setConn(state, text) {
   conn.dataset.state = state;
@@ -45,12 +48,12 @@ function render(view) {
   const state = field(el, "state");
   state.dataset.state = view.online ? "online" : "offline";
   state.textContent = view.online ? "online" : "offline";
-  field(el, "exercise").textContent = (view.exercise || "waiting for an exercise").replaceAll("_", " ");
+  field(el, "exercise").textContent = view.exercise ? display(view.exercise) : "waiting for an exercise";
   const hold = view.hold_s !== null && view.hold_s !== undefined;
   field(el, "count").textContent = hold ? Math.round(view.hold_s) : view.count;
   field(el, "unit").textContent = hold ? "s held" : view.count === 1 ? "rep" : "reps";
   field(el, "cue").textContent = view.last_cue || "";
-  field(el, "total").textContent = `${view.total_reps} reps this session`;
+  field(el, "total").textContent = `${view.total_reps} rep${view.total_reps === 1 ? "" : "s"} this session`;
   field(el, "engine").textContent = view.engine === "server" ? "counted on the server" : "";
   field(el, "seen").textContent = view.last_seen ? `seen ${ago(view.last_seen)}` : "";
   if (bumped) {
@@ -99,4 +102,7 @@ setInterval(() => {
   }
 }, 5000);
 
-connect();
+fetch(`/api/exercises${location.search}`).then((r) => (r.ok ? r.json() : [])).then((list) => {
+  for (const ex of list) displays.set(ex.name, ex.display);
+  for (const { view } of cards.values()) if (view) render(view);
+}).catch(() => {}).finally(connect);

@@ -18,7 +18,13 @@ async function get(path, extra) {
 }
 
 const esc = (v) => String(v).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-const nice = (name) => esc(name.replace(/_/g, " "));
+// Exercise names as every page writes them ("Jumping jack"): the catalogue's display names.
+const displays = new Map();
+const nice = (name) => esc(displays.get(name) || (name.charAt(0).toUpperCase() + name.slice(1)).replace(/_/g, " "));
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+// With few points a line is a dot at the edge: show the points, centred, and keep bars slim.
+const FEW = 7;
+const BAR = { maxBarThickness: 56 };
 const color = (i) => COLORS[i % COLORS.length];
 const fmtDay = (iso) => new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
 
@@ -40,14 +46,14 @@ function volumeCharts(vol) {
   const names = Object.keys(vol.exercises);
   const series = (key, scale = 1) => names.map((ex, i) => {
     const by = Object.fromEntries(vol.exercises[ex].map((r) => [r.period, r[key] * scale]));
-    return { label: nice(ex), data: labels.map((l) => by[l] ?? 0), backgroundColor: color(i), borderColor: color(i) };
+    return { label: nice(ex), data: labels.map((l) => by[l] ?? 0), backgroundColor: color(i), borderColor: color(i), ...BAR };
   });
   draw("chart-reps", { type: "bar", data: { labels, datasets: series("reps").filter((d) => d.data.some((v) => v)) },
     options: { scales: { x: { stacked: true }, y: { stacked: true, title: { display: true, text: "reps" } } } } });
   const tut = series("tut_s", 1 / 60).filter((d) => d.data.some((v) => v));
   const holds = names.map((ex, i) => {
     const by = Object.fromEntries(vol.exercises[ex].map((r) => [r.period, r.hold_s / 60]));
-    return { label: `${nice(ex)} hold`, data: labels.map((l) => by[l] ?? 0), backgroundColor: color(i + 4), borderColor: color(i + 4) };
+    return { label: `${nice(ex)} hold`, data: labels.map((l) => by[l] ?? 0), backgroundColor: color(i + 4), borderColor: color(i + 4), ...BAR };
   }).filter((d) => d.data.some((v) => v));
   draw("chart-volume", { type: "bar", data: { labels, datasets: [...tut, ...holds] },
     options: { scales: { x: { stacked: true }, y: { stacked: true, title: { display: true, text: "minutes" } } } } });
@@ -59,15 +65,19 @@ function trendCharts(trends) {
   if (!names.includes(state.exercise)) state.exercise = names[0] || "";
   pick.replaceChildren(...names.map((n) => new Option(nice(n), n, false, n === state.exercise)));
   const rows = trends.exercises[state.exercise] || [];
-  const labels = rows.map((r) => r.day);
+  // one point per session: with few of them, the session's time tells two of one day apart
+  const few = rows.length <= FEW;
+  const labels = rows.map((r) => (few ? fmtDay(r.started_at) : r.day));
+  const radius = few ? 5 : 1.5;
+  const x = { offset: few };
   draw("chart-form", { type: "line", data: { labels, datasets: [
-    { label: `${nice(state.exercise)} form score`, data: rows.map((r) => r.form_score), borderColor: COLORS[0], backgroundColor: COLORS[0], pointRadius: 1.5, tension: 0.25, spanGaps: true },
-  ] }, options: { scales: { y: { suggestedMin: 0, suggestedMax: 100 } } } });
+    { label: `${nice(state.exercise)} form score`, data: rows.map((r) => r.form_score), borderColor: COLORS[0], backgroundColor: COLORS[0], pointRadius: radius, tension: 0.25, spanGaps: true },
+  ] }, options: { scales: { x, y: { suggestedMin: 0, suggestedMax: 100 } } } });
   const rom = rows.some((r) => r.rom_pct != null) ? "rom_pct" : "rom_deg";
   draw("chart-rom", { type: "line", data: { labels, datasets: [
-    { label: rom === "rom_pct" ? "range of motion (% of full)" : "range of motion (deg)", data: rows.map((r) => r[rom]), borderColor: COLORS[1], backgroundColor: COLORS[1], yAxisID: "y", pointRadius: 1.5, tension: 0.25, spanGaps: true },
-    { label: "seconds per rep", data: rows.map((r) => r.rep_s), borderColor: COLORS[3], backgroundColor: COLORS[3], yAxisID: "y1", pointRadius: 1.5, tension: 0.25, spanGaps: true },
-  ] }, options: { scales: { y: { position: "left" }, y1: { position: "right", grid: { drawOnChartArea: false } } } } });
+    { label: rom === "rom_pct" ? "range of motion (% of full)" : "range of motion (deg)", data: rows.map((r) => r[rom]), borderColor: COLORS[1], backgroundColor: COLORS[1], yAxisID: "y", pointRadius: radius, tension: 0.25, spanGaps: true },
+    { label: "seconds per rep", data: rows.map((r) => r.rep_s), borderColor: COLORS[3], backgroundColor: COLORS[3], yAxisID: "y1", pointRadius: radius, tension: 0.25, spanGaps: true },
+  ] }, options: { scales: { x, y: { position: "left" }, y1: { position: "right", grid: { drawOnChartArea: false } } } } });
 }
 
 function faultChart(faults) {
@@ -75,9 +85,12 @@ function faultChart(faults) {
   for (const [ex, r] of Object.entries(faults.recent)) for (const f of r.faults) items.push({ ex, ...f });
   items.sort((a, b) => b.share - a.share);
   const top = items.slice(0, 8);
-  $("faults-note").textContent = `share of reps, last ${faults.last_sessions} sessions`;
+  $("faults-note").textContent = `share of reps, last ${plural(faults.last_sessions, "session")}`;
+  $("faults-none").hidden = top.length > 0;
+  $("chart-faults").parentElement.hidden = !top.length;
+  if (!top.length) { charts["chart-faults"]?.destroy(); delete charts["chart-faults"]; return; }
   draw("chart-faults", { type: "bar", data: { labels: top.map((f) => `${nice(f.ex)}: ${f.words}`), datasets: [
-    { label: "% of reps", data: top.map((f) => Math.round(f.share * 1000) / 10), backgroundColor: COLORS[3] },
+    { label: "% of reps", data: top.map((f) => Math.round(f.share * 1000) / 10), backgroundColor: COLORS[3], ...BAR },
   ] }, options: { indexAxis: "y", plugins: { legend: { display: false } }, scales: { x: { suggestedMax: 50 } } } });
 }
 
@@ -88,10 +101,10 @@ function bestsTable(bests) {
 }
 
 function cards(streaks, vol, sessions) {
-  $("streak-now").textContent = `${streaks.current_days} day${streaks.current_days === 1 ? "" : "s"}`;
-  $("streak-best").textContent = `longest ${streaks.longest_days} days · ${streaks.current_weeks} weeks in a row`;
+  $("streak-now").textContent = plural(streaks.current_days, "day");
+  $("streak-best").textContent = `longest ${plural(streaks.longest_days, "day")} · ${plural(streaks.current_weeks, "week")} in a row`;
   $("days-30").textContent = streaks.days_last_30;
-  $("weeks").textContent = `${streaks.active_days} active days in all`;
+  $("weeks").textContent = `${plural(streaks.active_days, "active day")} in all`;
   const since = new Date(Date.now() - 30 * 86400e3).toISOString().slice(0, 10);
   let reps = 0, good = 0;
   for (const rows of Object.values(vol.exercises)) for (const r of rows) if (r.period >= since) { reps += r.reps; good += r.good_reps; }
@@ -202,4 +215,9 @@ for (const b of document.querySelectorAll(".seg button")) {
 }
 $("trend-exercise").addEventListener("change", (e) => { state.exercise = e.target.value; trendCharts(state.trends); });
 
-loadProfiles().catch(() => {}).finally(load);
+async function loadDisplays() {
+  const r = await fetch(`/api/exercises${location.search}`);
+  if (r.ok) for (const ex of await r.json()) displays.set(ex.name, ex.display);
+}
+
+Promise.all([loadProfiles().catch(() => {}), loadDisplays().catch(() => {})]).finally(load);

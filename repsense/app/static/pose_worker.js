@@ -2,6 +2,11 @@
 // CPU) in a module worker. The page posts camera frames as ImageBitmaps (one at a time) and gets
 // back the landmarks as 33 rows of [x, y, z, visibility], or null when nobody is in view.
 
+// MediaPipe's wasm writes its own INFO lines ("Created TensorFlow Lite XNNPACK delegate for CPU.")
+// to stderr, which lands on console.error: they are information, not errors.
+const consoleError = console.error.bind(console);
+console.error = (...args) => (typeof args[0] === 'string' && args[0].startsWith('INFO:') ? console.info(...args) : consoleError(...args));
+
 let landmarker = null;
 const round4 = (v) => Math.round(v * 10000) / 10000;
 

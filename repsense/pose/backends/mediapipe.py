@@ -58,7 +58,10 @@ class MediaPipePoseBackend:
 
     def close(self) -> None:
         if self._landmarker is not None:
-            self._landmarker.close()
+            from repsense.logs import quiet_native_stderr
+
+            with quiet_native_stderr():   # TFLite's "INFO: ... DestroyAccelerator" (shown with -v)
+                self._landmarker.close()
             self._landmarker = None
 
     def __enter__(self) -> "MediaPipePoseBackend":

@@ -5,7 +5,8 @@ import { el, state, withToken } from './state.js';
 export function updateButtons() {
   const live = !!state.session;
   const ready = state.mode === 'frames' || !!state.landmarker || !!state.worker;
-  el.start.disabled = live || !!state.wantStart || !ready || !!state.cameraError || !state.stream || !!state.demo;
+  el.start.disabled = live || !!state.wantStart || !ready || !!state.cameraError || !state.stream || !!state.demo
+    || !state.wsOpen;
   el.start.dataset.ready = String(!el.start.disabled);
   el.end.disabled = !live || !!state.demo;
   el.demo.textContent = state.demo ? '■ Stop the demo' : '▶ Try the demo';

@@ -7,6 +7,11 @@ import { updateButtons } from './buttons.js';
 import { addWarning } from './panels.js';
 import { sendPose } from './connection.js';
 
+// MediaPipe's wasm (on the main thread with ?worker=0) writes its INFO lines ("Created TensorFlow
+// Lite XNNPACK delegate for CPU.") to stderr, which lands on console.error: they are not errors.
+const consoleError = console.error.bind(console);
+console.error = (...args) => (typeof args[0] === 'string' && args[0].startsWith('INFO:') ? console.info(...args) : consoleError(...args));
+
 const round4 = (v) => Math.round(v * 10000) / 10000;
 
 function toRows(landmarks) {

@@ -3,7 +3,7 @@
 import { BACKOFF_MS, BATCH, el, MAX_BUFFER, pushCapped, state, stats, STORE_KEY, toast, withToken } from './state.js';
 import { redraw } from './drawing.js';
 import { updateButtons } from './buttons.js';
-import { applyState, onEvent, resetPanels, restoreFromSummary, setForm, showSummary,
+import { applyState, onEvent, placement, resetPanels, restoreFromSummary, setForm, showSummary,
   syncFromSummary } from './panels.js';
 
 function wsUrl() {
@@ -25,6 +25,7 @@ export function connect() {
     } else if (state.wantStart) {
       ws.send(JSON.stringify(state.wantStart));
     }
+    updateButtons();   // Start waits for the connection
   };
   ws.onmessage = (e) => {
     if (typeof e.data !== 'string') return;
@@ -41,7 +42,8 @@ export function connect() {
     state.unacked = [];
     stats.buffered = state.buffer.length;
     if (e.code === 4401) { toast('This server needs its access token: open the URL that `repsense serve` printed.', 'error'); return; }
-    if (state.session || state.wantStart) scheduleReconnect();
+    updateButtons();
+    scheduleReconnect();   // with or without a session: Start needs the connection
   };
   ws.onerror = () => {};
 }
@@ -79,6 +81,7 @@ export function startMessage() {
     height: demo ? demo.height : (el.video.videoHeight || el.canvas.height || 480),
     mode: demo ? 'landmarks' : state.mode,
     source: demo ? 'demo (bundled sample recording)' : (stats.cameraLabel || 'browser camera'),
+    demo: !!demo,                  // the server keeps the demo out of the history
     // whose session: ?profile= or the one picked on the history page (the server's default else)
     profile: new URLSearchParams(location.search).get('profile') || localStorage.getItem('repsense.profile') || undefined,
     // a guided workout: the plan picked and its targets (plans.js)
@@ -95,7 +98,8 @@ function onMessage(msg) {
       if (!state.demo) sessionStorage.setItem(STORE_KEY, msg.session);
       if (!resumed) {
         resetPanels();
-        setForm('neutral', 'Session on', 'Whole body in view, side-on to the camera works best.');
+        const where = placement(msg.exercise);
+        setForm('neutral', 'Session on', where || 'Step into view: the exercise is recognised as you start.');
       } else {
         if (!state.perExercise.size) restoreFromSummary(msg.summary);
         toast('Session resumed: nothing counted was lost.');

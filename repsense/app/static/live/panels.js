@@ -14,6 +14,7 @@ export function setForm(kind, title, text) {
 }
 
 export function renderExercise() {
+  renderHoldCard();
   const name = state.exercise;
   el.exercise.textContent = name === 'idle' ? (state.session ? 'Looking…' : '—') : displayName(name);
   el.exercise.dataset.exercise = name;
@@ -30,6 +31,7 @@ export function renderExercise() {
     el.confBar.style.width = '0%';
   }
   el.hudEx.textContent = name === 'idle' ? 'reps' : displayName(name).toLowerCase();
+  renderCounts();
 }
 
 function currentSet(name) {
@@ -40,6 +42,25 @@ function currentSet(name) {
 
 const isHold = (name) => !!state.catalogue.get(name)?.hold;
 
+// Where to stand, from the exercise's description (/api/exercises `placement`); '' when no
+// exercise is chosen or found yet: the page does not guess a view before it knows the exercise.
+export function placement(name) {
+  return state.catalogue.get(name)?.placement || '';
+}
+
+// The exercise the hint is for: the one found, else the one picked in the list.
+function hintExercise() {
+  if (state.exercise && state.exercise !== 'idle') return state.exercise;
+  const picked = state.session?.exercise && state.session.exercise !== 'auto' ? state.session.exercise : el.exSelect.value;
+  return picked && picked !== 'auto' ? picked : '';
+}
+
+// The form panel before a session: what to do next, with where to stand once an exercise is picked.
+export function readyHint() {
+  const where = placement(hintExercise());
+  setForm('neutral', 'Ready', where ? `Start a session and step into view. ${where}` : 'Pick an exercise (or leave Auto-detect) and start a session.');
+}
+
 function heldNow() {
   const h = state.hold;
   return h.held + (h.holding ? (performance.now() - h.at) / 1000 : 0);
@@ -47,7 +68,8 @@ function heldNow() {
 
 function renderCounts() {
   // A hold (plank) shows its time where a rep exercise shows its count.
-  const hold = isHold(state.exercise);
+  // a hold picked in the list shows as one before it is found
+  const hold = isHold(state.exercise) || (state.exercise === 'idle' && isHold(el.exSelect.value));
   el.count.textContent = hold ? mmss(heldNow()) : String(state.count);
   el.count.classList.toggle('is-hold', hold);
   $('count-label').textContent = hold ? 'Hold' : 'Reps';
@@ -97,7 +119,17 @@ function renderLastRep(rep) {
   }
 }
 
+// The hold card is for hold exercises (the plank): shown when one is found or picked, or was held.
+function renderHoldCard() {
+  const held = [...state.perExercise.entries()].find(([n, ex]) => isHold(n) && ex.hold > 0)?.[0];
+  const picked = isHold(el.exSelect.value) && (!state.session || state.exercise === 'idle') ? el.exSelect.value : '';
+  const name = isHold(state.exercise) ? state.exercise : held || picked;
+  el.hold.hidden = !name;
+  if (name) el.holdLabel.textContent = `${displayName(name)} hold`;
+}
+
 function renderHold() {
+  renderHoldCard();
   const h = state.hold;
   el.hold.dataset.holding = String(h.holding);
   el.hold.dataset.held = h.held.toFixed(1);
@@ -127,7 +159,7 @@ export function resetPanels() {
   el.warnings.innerHTML = '<li class="empty">No warnings yet.</li>';
   state.recorded = []; state.recordedFrames = 0;
   renderExercise(); renderCounts(); renderLastRep(null); renderHold();
-  setForm('neutral', 'Ready', 'Step into view: the whole body, side-on to the camera.');
+  readyHint();
   el.phase.textContent = '';
 }
 
@@ -164,7 +196,7 @@ export function onEvent(ev) {
       if (ev.exercise !== 'idle') {
         const how = isHold(ev.exercise) ? 'Get into position: the timer runs while you hold it.'
           : el.exSelect.value === 'auto' && !state.demo ? 'Recognised. Counting your reps.' : 'Counting your reps.';
-        setForm('neutral', displayName(ev.exercise), how);
+        setForm('neutral', displayName(ev.exercise), `${how} ${placement(ev.exercise)}`.trim());
       }
       break;
     case 'RepCompleted':
@@ -191,7 +223,7 @@ export function onEvent(ev) {
       break;
     }
     case 'PersonLost':
-      setForm('neutral', 'Where did you go?', 'Step back into view: the whole body, side-on.');
+      setForm('neutral', 'Where did you go?', `Step back into view. ${placement(hintExercise())}`.trim());
       addWarning('Lost sight of you', 'info', ev.timestamp_ms / 1000, 'person_lost');
       break;
     default:
@@ -207,7 +239,9 @@ export function applyState(st) {
   state.totalReps = st.total_reps ?? state.totalReps;
   state.faultJoints = st.fault_joints || [];
   state.person = !!st.person;
-  el.phase.textContent = st.phase && st.phase !== 'idle' ? st.phase : '';
+  // The same plain words as the annotated video ("going down", "coming up", "ready"): the server
+  // sends them (repsense.sinks.words); nothing before an exercise is found.
+  el.phase.textContent = st.exercise && st.exercise !== 'idle' ? (st.phase_words || '') : '';
   el.phase.dataset.phase = st.phase || '';
   if (changed) renderExercise();
   renderCounts();
@@ -284,7 +318,8 @@ export function renderStatus() {
   el.status.textContent = parts.join(' · ');
   el.status.dataset.mode = state.demo ? 'demo' : state.mode;
   el.status.dataset.frames = String(state.frames);
-  const conn = state.session ? (state.wsOpen ? 'live' : 'reconnecting') : (state.wsOpen ? 'ready' : 'offline');
+  const conn = state.session ? (state.wsOpen ? 'live' : 'reconnecting')
+    : state.wsOpen ? 'ready' : stats.reconnects ? 'offline' : 'connecting';
   el.conn.textContent = conn;
   el.conn.dataset.state = conn;
   stats.connected = state.wsOpen;
@@ -326,7 +361,7 @@ export function showSummary(summary, id, planResult = null) {
     <div class="stat-grid">
       <div class="stat"><b data-testid="summary-total">${total}</b><span>reps</span></div>
       <div class="stat good"><b>${good}</b><span>good</span></div>
-      <div class="stat warn"><b>${Math.max(0, total - good)}</b><span>faulty</span></div>
+      <div class="stat${total > good ? ' warn' : ''}" data-testid="summary-faulty"><b>${Math.max(0, total - good)}</b><span>faulty</span></div>
       <div class="stat"><b>${fmtS(summary.time_under_tension_s)}</b><span>time under tension</span></div>
       <div class="stat"><b>${mmss(summary.duration_s || 0)}</b><span>session length</span></div>
     </div>

@@ -34,7 +34,7 @@ export const el = {
   lastRep: document.querySelector('[data-testid="last-rep"]'), scoreRing: $('score-ring'),
   score: $('score'), tEcc: $('t-ecc'), tPause: $('t-pause'), tCon: $('t-con'),
   barEcc: $('tempo-ecc'), barPause: $('tempo-pause'), barCon: $('tempo-con'), romBar: $('rom-bar'),
-  rom: $('rom'), hold: document.querySelector('[data-testid="hold-timer"]'), holdTime: $('hold-time'),
+  rom: $('rom'), hold: document.querySelector('[data-testid="hold-timer"]'), holdTime: $('hold-time'), holdLabel: $('hold-label'),
   holdState: $('hold-state'), holdGood: $('hold-good'), warnings: $('warning-history'),
   clearWarnings: $('clear-warnings'), uploadFile: $('upload-file'), uploadName: $('upload-name'),
   uploadGo: $('upload-go'), uploadProgress: $('upload-progress'), uploadBar: $('upload-bar'),
