@@ -222,7 +222,8 @@ class History:
         from repsense.store.sink import StoreSink
 
         profile = getattr(session, "profile", None) or self.profile
-        return StoreSink(self.store, session_id=session.id, profile=profile, kind="live",
+        kind = "imu" if getattr(session, "kind", "pose") == "imu" else "live"
+        return StoreSink(self.store, session_id=session.id, profile=profile, kind=kind,
                          source=session.source, exercise=session.exercise_option,
                          started_at=session.started_at)
 
