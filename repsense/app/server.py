@@ -387,6 +387,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *(history.routes if history else []),
         Route("/gym", page("gym.html")),
         Route("/history", page("history.html")),
+        Route("/sensors", page("sensors.html")),
         Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
         Mount("/vendor/tasks-vision", StaticFiles(
             directory=vendor / "@mediapipe" / "tasks-vision", check_dir=False)),
