@@ -141,6 +141,10 @@ def test_a_recording_replayed_as_phone_events_counts_like_imu_analyze(page, serv
 
 def test_a_browser_without_motion_events_says_so(page, server) -> None:  # type: ignore[no-untyped-def]
     url, _ = server
+    import urllib.request
+
+    with urllib.request.urlopen(f"{url}/", timeout=10) as r:   # the live page links here
+        assert 'href="/sensors"' in r.read().decode()
     page.goto(f"{url}/sensors")
     page.click('[data-testid="start-sensors"]')
     page.wait_for_function("document.querySelector('[data-testid=sensor-status]').dataset.code === 'no-events'",
@@ -172,3 +176,15 @@ def test_a_phone_that_stops_sending_is_told_and_keeps_its_session(page, server) 
     assert page.evaluate("window.repsenseSensors.state.session") is not None
     assert "What was counted is kept" in page.inner_text('[data-testid="sensor-status"]')
     shot(page, "stalled")
+
+
+def test_a_slow_sensor_is_told(page, server) -> None:  # type: ignore[no-untyped-def]
+    url, _ = server
+    page.goto(f"{url}/sensors")
+    page.evaluate(REPLAY)
+    page.click('[data-testid="start-sensors"]')
+    slow = [[float(t), 0, 0, 0, 0, 0, 9.81, 0, 0, 0, 0, 0, 0] for t in range(0, 6000, 83)]   # 12 Hz
+    page.evaluate("rows => { window.slowDone = window.replay(rows); }", slow)
+    page.wait_for_function("document.querySelector('[data-testid=sensor-status]').dataset.code === 'slow'",
+                           timeout=10_000)
+    assert "samples a second" in page.inner_text('[data-testid="sensor-status"]')
