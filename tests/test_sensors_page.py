@@ -58,11 +58,17 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     db = tmp_path_factory.mktemp("sensors-db") / "history.db"
-    with serve_app(create_app(Settings(db_url=f"sqlite:///{db}", profile="phone-test"))) as url:
-        url_db = (url, db)
-        yield url_db  # type: ignore[misc]
+    application = create_app(Settings(db_url=f"sqlite:///{db}", profile="phone-test"))
+    application.state.db = db
+    return application
+
+
+@pytest.fixture(scope="module")
+def server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    with serve_app(app) as url:
+        yield (url, app.state.db)  # type: ignore[misc]
 
 
 @pytest.fixture(scope="module")
@@ -188,3 +194,31 @@ def test_a_slow_sensor_is_told(page, server) -> None:  # type: ignore[no-untyped
     page.wait_for_function("document.querySelector('[data-testid=sensor-status]').dataset.code === 'slow'",
                            timeout=10_000)
     assert "samples a second" in page.inner_text('[data-testid="sensor-status"]')
+
+
+def test_the_phone_joins_a_camera_session(page, server, app) -> None:  # type: ignore[no-untyped-def]
+    """A camera session runs on the server (started here in-process, as the live page would); the
+    phone page lists it, joins it, and its samples go into the same session, now camera + phone."""
+    url, _ = server
+    manager = app.state.manager
+    cam, _ = manager.start({"type": "start", "exercise": "squat", "source": "laptop camera"})
+    try:
+        page.goto(f"{url}/sensors")
+        page.wait_for_selector('[data-testid="join-session"]')
+        assert "laptop camera" in page.inner_text('[data-testid="join-list"]')
+        page.click('[data-testid="join-session"]')
+        page.wait_for_selector('[data-testid="join-list"] li[aria-selected="true"]')
+        shot(page, "join")
+        page.evaluate(REPLAY)
+        page.click('[data-testid="start-sensors"]')
+        flat = [[float(t), 0, 0, 0, 0, 0, 9.81, 0, 0, 0, 0, 0, 0] for t in range(0, 1500, 16)]
+        page.evaluate("rows => window.replay(rows)", flat)
+        page.wait_for_function("window.repsenseSensors.state.paired")
+        page.wait_for_function("window.repsenseSensors.stats.frames > 0")
+        assert cam.session.kind == "pair" and cam.motion is not None and cam.motion.events > 0
+        # leaving does not end the camera's session
+        page.click('[data-testid="end-sensors"]')
+        page.wait_for_function("document.querySelector('[data-testid=sensor-status]').dataset.code === 'left'")
+        assert not cam.session.ended
+    finally:
+        cam.handle({"type": "end"})

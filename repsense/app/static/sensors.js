@@ -409,7 +409,7 @@ async function listCameraSessions() {
       label.textContent = `${s.source || 'camera'} · ${s.total_reps} reps so far`;
       const btn = document.createElement('button');
       btn.className = 'btn';
-      btn.textContent = state.join === s.id ? 'Joining' : 'Join';
+      btn.textContent = state.join === s.id ? 'Will join ✓' : 'Join';
       btn.dataset.testid = 'join-session';
       btn.onclick = () => { state.join = state.join === s.id ? null : s.id; listCameraSessions(); };
       li.append(label, btn);
