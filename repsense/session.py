@@ -1,9 +1,14 @@
-"""The session runtime: one source of timed poses -> the engine -> sinks.
+"""The session runtime: one source of timed samples -> the engine -> sinks.
 
 There is one such loop in repsense. ``analyze`` runs a session over a whole recording as fast as it
-can (:func:`analyze_recording`); the web app runs one per browser tab and feeds it landmark messages;
-a camera node runs one per camera. Each fed pose goes through the engine (``Tracker``) and the events
-it yields go, in order, to every sink: the speaker, the MQTT publisher, the history store.
+can (:func:`analyze_recording`); the web app runs one per browser tab and feeds it landmark messages
+or motion samples; a camera node runs one per camera; ``imu analyze`` and ``imu listen`` run one per
+sensor recording or stream. Each fed sample goes through the engine and the events it yields go, in
+order, to every sink: the speaker, the MQTT publisher, the history store.
+
+The engine is one of two kinds behind the small :class:`Engine` interface: ``pose`` (the camera
+``Tracker``: a ``(33, 4)`` pose per frame) or ``imu`` (the wearable ``ImuTracker``: the 12 motion
+channels of ``repsense.imu.recording.CHANNELS`` per sample). Sinks see the same events either way.
 """
 
 from __future__ import annotations
@@ -22,11 +27,41 @@ from repsense.engine.sets import DEFAULT_REST_S
 from repsense.engine.tracker import Sample, Tracker
 from repsense.errors import InputError
 from repsense.plans.guide import Guide
-from repsense.pose import PoseRecording, is_missing, validate_pose
+from repsense.pose import PoseRecording
 from repsense.sinks.report import (InputReport, cues_from_events, segments_from_events,
                                    sets_from_events)
 
 log = logging.getLogger(__name__)
+
+
+class Engine(Protocol):
+    """What a Session drives: a pure tracker, samples in, events out.
+
+    ``kind`` is ``pose`` or ``imu``; ``ordered`` says whether the Session must refuse a sample
+    that is not later than the one before (the pose tracker) or the engine sorts late and repeated
+    samples out itself (the IMU tracker bins them into 100 ms steps)."""
+
+    kind: str
+    ordered: bool
+    total_reps: int
+
+    def check(self, sample: np.ndarray) -> np.ndarray:
+        """The sample as the engine takes it; InputError says what is wrong with it."""
+        ...
+
+    def present(self, sample: np.ndarray) -> bool:
+        """Whether the sample saw someone (a pose with landmarks, a sensor with values)."""
+        ...
+
+    def update(self, sample: np.ndarray, timestamp_ms: int) -> list[Event]: ...
+
+    def finish(self) -> list[Event]: ...
+
+    def live_state(self) -> tuple[str, str, int, tuple[str, ...]]:
+        """(exercise, phase, count of the current set or exercise, faults in progress)."""
+        ...
+
+    def notes(self) -> list[str]: ...
 
 
 class EventSink(Protocol):
@@ -64,9 +99,10 @@ class Analysis:
 
 
 class Session:
-    """One person's workout from one source: feed timed poses, read events and the report.
+    """One person's workout from one source: feed timed samples, read events and the report.
 
-    ``exercise``: a name, ``generic`` or ``auto``. While ``recording_on`` (``record`` at the
+    ``engine``: the tracker to drive (default: a pose ``Tracker`` for ``exercise``; pass an
+    ``ImuTracker`` for a motion sensor). ``exercise``: a name, ``generic`` or ``auto``. While ``recording_on`` (``record`` at the
     start) every fed pose is kept, so the session can be saved as a pose recording
     (``recording()``) that ``repsense analyze`` reads. A sink that fails is logged and dropped;
     the session and the other sinks go on.
@@ -76,7 +112,7 @@ class Session:
                  sinks: Iterable[EventSink] = (), keep_trace: bool = False, record: bool = False,
                  image_size: tuple[int, int] | None = None, source_fps: float | None = None,
                  session_id: str | None = None, set_rest_s: float = DEFAULT_REST_S,
-                 guide: Guide | None = None) -> None:
+                 engine: Engine | None = None, guide: Guide | None = None) -> None:
         if guide is not None:
             exercise = guide.exercise     # a guided session counts each step's exercise
         self.id = session_id or uuid.uuid4().hex[:12]
@@ -88,8 +124,8 @@ class Session:
         self.source_fps = source_fps
         self.started_at = time.time()
         self.ended_at: float | None = None
-        self.tracker = Tracker(exercise, aspect=aspect, keep_trace=keep_trace,
-                               set_rest_s=set_rest_s)
+        self.tracker: Engine = engine if engine is not None else \
+            Tracker(exercise, aspect=aspect, keep_trace=keep_trace, set_rest_s=set_rest_s)
         self.sinks: list[EventSink] = list(sinks)
         self.events: list[Event] = []
         self.frame_events: dict[int, list[Event]] = {}
@@ -106,24 +142,27 @@ class Session:
         self.prompts: list[dict[str, str]] = guide.take_prompts() if guide is not None else []
 
     @property
+    def kind(self) -> str:
+        """``pose`` (camera) or ``imu`` (motion sensor): the engine's kind."""
+        return self.tracker.kind
+
+    @property
     def ended(self) -> bool:
         return self.ended_at is not None
 
     def feed(self, pose: np.ndarray, timestamp_ms: int) -> list[Event]:
-        """Run one pose ``(33, 4)`` (NaN rows: nobody in view) taken at ``timestamp_ms`` through
-        the engine; returns its events, which the sinks have also received.
+        """Run one sample taken at ``timestamp_ms`` through the engine — a pose ``(33, 4)`` (NaN
+        rows: nobody in view) or a motion sample ``(12,)`` — and return its events, which the
+        sinks have also received.
 
-        Raises InputError for a pose of the wrong shape, a time that does not increase, or a
-        session that has ended; the session's state is unchanged then.
+        Raises InputError for a sample of the wrong shape, a time that does not increase (pose
+        engine), or a session that has ended; the session's state is unchanged then.
         """
         if self.ended:
             raise InputError(f"session {self.id} has ended")
-        try:
-            pose = validate_pose(np.asarray(pose, dtype=np.float32))
-        except (InputError, ValueError) as exc:
-            raise InputError(f"pose rejected: {exc}") from None
+        pose = self.tracker.check(pose)
         t = int(timestamp_ms)
-        if self.last_ms is not None and t <= self.last_ms:
+        if self.tracker.ordered and self.last_ms is not None and t <= self.last_ms:
             raise InputError(f"timestamps must increase: got {t} ms after {self.last_ms} ms")
         events = self.tracker.update(pose, t)
         if self.guide is not None:
@@ -132,11 +171,11 @@ class Session:
         self.frames += 1
         if self.first_ms is None:
             self.first_ms = t
-        self.last_ms = t
-        self._person = not is_missing(pose)
+        self.last_ms = t if self.last_ms is None else max(self.last_ms, t)
+        self._person = self.tracker.present(pose)
         if self._person:
             self.person_frames += 1
-        if self.recording_on:
+        if self.recording_on and self.kind == "pose":
             self._poses.append(pose)
             self._times.append(t)
         if events:
@@ -197,13 +236,10 @@ class Session:
         return events
 
     def state(self) -> FrameState:
-        counter = self.tracker.counter
-        return FrameState(
-            timestamp_ms=self.last_ms or 0, exercise=self.tracker.exercise,
-            phase=self.tracker.phase, count=counter.count if counter is not None else 0,
-            total_reps=self.tracker.total_reps,
-            faults=tuple(counter.form.active) if counter is not None else (),
-            person=self._person)
+        exercise, phase, count, faults = self.tracker.live_state()
+        return FrameState(timestamp_ms=self.last_ms or 0, exercise=exercise, phase=phase,
+                          count=count, total_reps=self.tracker.total_reps, faults=faults,
+                          person=self._person)
 
     def report(self) -> InputReport:
         """The report of what was seen so far (the same as ``repsense analyze`` gives)."""
@@ -220,6 +256,9 @@ class Session:
 
     def recording(self) -> PoseRecording:
         """The poses fed while recording was on, as a recording."""
+        if self.kind != "pose":
+            raise InputError(f"session {self.id} is a {self.kind} session; only camera sessions "
+                             "are recorded as poses")
         if not self._poses:
             raise InputError(f"session {self.id} has recorded no poses")
         return PoseRecording(np.stack(self._poses), np.asarray(self._times, np.int64),
@@ -259,4 +298,4 @@ def analyze_recording(rec: PoseRecording, exercise: str = "auto",
                     session.tracker.exercise, session.frame_events)
 
 
-__all__ = ["Analysis", "EventSink", "FrameState", "Session", "analyze_recording"]
+__all__ = ["Analysis", "Engine", "EventSink", "FrameState", "Session", "analyze_recording"]

@@ -227,7 +227,8 @@ class History:
             return None
         profile = getattr(session, "profile", None) or self.profile
         guide = getattr(session, "guide", None)
-        return StoreSink(self.store, session_id=session.id, profile=profile, kind="live",
+        kind = "imu" if getattr(session, "kind", "pose") == "imu" else "live"
+        return StoreSink(self.store, session_id=session.id, profile=profile, kind=kind,
                          source=session.source, exercise=session.exercise_option,
                          started_at=session.started_at,
                          plan_result=guide.result if guide is not None else None)

@@ -22,6 +22,7 @@ from repsense.engine.events import Event, ExerciseDetected, RepCompleted
 from repsense.engine.form import fault_landmarks
 from repsense.errors import InputError
 from repsense.plans import Guide, Plan, parse_plan
+from repsense.imu.browser import MotionResampler, parse_rows
 from repsense.pose import missing_pose
 from repsense.session import EventSink, Session
 from repsense.sinks.words import phase_words
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 MAX_TEXT_BYTES = 1 << 20        # one text message
 MAX_BINARY_BYTES = 4 << 20      # one JPEG frame
 MAX_BATCH = 3000                # poses in one `poses` message (100 s at 30 fps)
+MAX_MOTION = 30000              # raw sensor rows in one `motion` message (5 min at 100 Hz)
 DETACHED_TTL_S = 600.0          # a session nobody is connected to ends after this
 KEEP_ENDED = 200                # ended sessions kept in memory for the API
 PROFILE_NAME = re.compile(r"[\w .-]{1,64}")
@@ -85,7 +87,7 @@ def brief_of(session: Session) -> dict[str, Any]:
     report = session.report()
     return {
         "id": session.id, "started_at": session.started_at, "ended_at": session.ended_at,
-        "source": session.source, "exercise": session.exercise_option,
+        "source": session.source, "exercise": session.exercise_option, "kind": session.kind,
         "live": not session.ended, "total_reps": report.total_reps,
         "exercises": [{"name": e.name, "reps": e.reps, "good_reps": e.good_reps,
                        "hold_s": e.hold_s} for e in report.exercises],
@@ -105,6 +107,8 @@ class LiveSession:
     pose_estimator: Callable[[bytes, int], np.ndarray | None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     confidence: float | None = None     # of the exercise being counted (auto: the recogniser's)
+    motion: MotionResampler | None = None   # sensors: raw browser rows -> 10 Hz model samples
+    last_pose_ms: int | None = None
 
     @property
     def id(self) -> str:
@@ -122,29 +126,61 @@ class LiveSession:
 
     def state(self) -> dict[str, Any]:
         st = self.session.state()
-        counter = self.session.tracker.counter
-        joints = fault_landmarks(counter.spec, st.faults) if counter is not None else []
-        return {"exercise": st.exercise, "confidence": self.confidence,
-                "phase": st.phase, "phase_words": phase_words(st.exercise, st.phase),
-                "count": st.count,
-                "total_reps": st.total_reps, "faults": list(st.faults),
-                "fault_joints": joints, "person": st.person}
+        counter = getattr(self.session.tracker, "counter", None)
+        spec = getattr(counter, "spec", None)
+        joints = fault_landmarks(spec, st.faults) if spec is not None else []
+        doc = {"exercise": st.exercise, "confidence": self.confidence,
+               "phase": st.phase, "phase_words": phase_words(st.exercise, st.phase),
+               "count": st.count,
+               "total_reps": st.total_reps, "faults": list(st.faults),
+               "fault_joints": joints, "person": st.person, "kind": self.session.kind}
+        return doc
+
+    def sensor(self) -> dict[str, Any]:
+        """How the motion stream is going (sensors and paired sessions)."""
+        m = self.motion
+        return {"events": m.events if m else 0, "dropped": m.dropped if m else 0,
+                "steps": getattr(self.session.tracker, "steps", None)}
 
     def feed(self, t_client: float, pose: np.ndarray) -> list[Event]:
         """Feed one pose at the client's time; errors leave the session as it was."""
         if self.origin_ms is None:
             self.origin_ms = t_client
         t = int(round(t_client - self.origin_ms))
-        if t < 0 or (self.session.last_ms is not None and t <= self.session.last_ms):
+        if t < 0 or (self.last_pose_ms is not None and t <= self.last_pose_ms):
             raise ProtocolError("bad_time", f"time went backwards or repeated: t={t_client:.0f} "
                                 f"is not after the last pose")
+        if self.session.kind == "imu":
+            raise ProtocolError("bad_message", "this is a sensor session: send 'motion'")
         try:
             events = self.session.feed(pose, t)
         except InputError as exc:
             raise ProtocolError("bad_pose", str(exc)) from None
+        self.last_pose_ms = t
+        self._confidence(events)
+        return events
+
+    def _confidence(self, events: list[Event]) -> None:
         for e in events:
             if isinstance(e, ExerciseDetected):
                 self.confidence = round(float(e.confidence), 3)
+
+    def feed_motion(self, rows: list[list[float]]) -> list[Event]:
+        """Raw browser sensor rows (repsense.imu.browser.RAW_FIELDS) through the resampler into
+        the session's sensor engine."""
+        if self.motion is None:
+            raise ProtocolError("bad_message", "this session takes no motion samples; start it "
+                                "with mode 'sensors'")
+        events: list[Event] = []
+        for row in rows:
+            if self.origin_ms is None:
+                self.origin_ms = row[0]
+            for sample, t in self.motion.push(row):
+                t_rel = int(round(t - self.origin_ms))
+                if t_rel < 0:
+                    continue   # before the session began (a clock set back): nothing to count
+                events += self.session.feed(sample, t_rel)
+        self._confidence(events)
         return events
 
     def handle(self, msg: Any) -> list[dict[str, Any]]:
@@ -154,7 +190,7 @@ class LiveSession:
         kind = msg["type"]
         if kind == "ping":
             return [{"type": "pong"}]
-        if self.session.ended and kind in ("pose", "poses", "record"):
+        if self.session.ended and kind in ("pose", "poses", "record", "motion"):
             raise ProtocolError("ended", f"session {self.id} has ended; start a new one")
         if kind == "pose":
             t0 = time.perf_counter()
@@ -185,10 +221,23 @@ class LiveSession:
                         errors.append(exc.frame())
                 last_t, last_seq = parsed[-1][0], parsed[-1][2]
                 return errors[:1] + [self._frame(last_seq, last_t, events, t0)]
+        if kind == "motion":
+            t0 = time.perf_counter()
+            try:
+                rows = parse_rows(msg.get("samples"), MAX_MOTION)
+            except InputError as exc:
+                raise ProtocolError("bad_motion", str(exc)) from None
+            with self.lock:
+                events = self.feed_motion(rows)
+                frame = self._frame(msg.get("seq"), rows[-1][0], events, t0)
+                frame["sensor"] = self.sensor()
+                return [frame]
         if kind == "record":
             on = msg.get("on")
             if not isinstance(on, bool):
                 raise ProtocolError("bad_message", "record needs 'on': true or false")
+            if self.session.kind != "pose":
+                raise ProtocolError("bad_message", "only camera sessions record poses")
             with self.lock:
                 self.session.recording_on = on
                 return [{"type": "recording", "on": on, "frames": self.session.recorded_frames}]
@@ -204,9 +253,13 @@ class LiveSession:
                          "prompts": self.session.take_prompts()}]
         if kind == "end":
             with self.lock:
-                events = self.session.finish()
+                events = []
+                if self.motion is not None and self.origin_ms is not None:
+                    for sample, t in self.motion.flush():   # the step being filled
+                        events += self.session.feed(sample, int(round(t - self.origin_ms)))
+                events += self.session.finish()
                 ended = {"type": "ended", "session": self.id, "state": self.state(),
-                         "events": [_event_json(e) for e in events],
+                         "events": [self._event_json(e) for e in events],
                          "summary": summary_of(self.session)}
                 if self.session.guide is not None:
                     ended["guide"] = self.session.guide.state()
@@ -250,12 +303,21 @@ class LiveSession:
 
     def _frame(self, seq: Any, t: float, events: list[Event], t0: float) -> dict[str, Any]:
         frame = {"type": "frame", "seq": seq if isinstance(seq, (int, str)) else None, "t": t,
-                 "state": self.state(), "events": [_event_json(e) for e in events],
+                 "state": self.state(), "events": [self._event_json(e) for e in events],
                  "latency_ms": round((time.perf_counter() - t0) * 1000.0, 3)}
         if self.session.guide is not None:
             frame["guide"] = self.session.guide.state()
             frame["prompts"] = self.session.take_prompts()
         return frame
+
+
+    def _event_json(self, event: Event) -> dict[str, Any]:
+        """An event as JSON; a rep of a camera-and-phone session says which one counted it."""
+        d = _event_json(event)
+        by = getattr(self.session.tracker, "counted_by", None)
+        if by is not None and isinstance(event, RepCompleted):
+            d["counted_by"] = by.get((event.start_ms, event.end_ms))
+        return d
 
 
 def _event_json(event: Event) -> dict[str, Any]:
@@ -281,6 +343,7 @@ class SessionManager:
         self.pose_estimator_factory = pose_estimator_factory
         self.live: dict[str, LiveSession] = {}
         self.ended: dict[str, Session] = {}
+        self._imu_model: Any = None
         self._lock = threading.Lock()
 
     def start(self, msg: dict[str, Any]) -> tuple[LiveSession, dict[str, Any]]:
@@ -290,6 +353,8 @@ class SessionManager:
             with self._lock:
                 live = self.live.get(str(wanted))
             if live is not None:
+                if msg.get("mode") == "sensors" and live.motion is None:
+                    self._join(live)    # a phone joins a camera session
                 if msg.get("mode") == "frames" and live.pose_estimator is None:
                     live.pose_estimator = self._estimator()   # the page fell back to frames
                     live.mode = "frames"
@@ -308,18 +373,23 @@ class SessionManager:
                 and 0 < width < 100000 and 0 < height < 100000:
             size = (int(width), int(height))
         mode = msg.get("mode", "landmarks")
-        if mode not in ("landmarks", "frames"):
-            raise ProtocolError("bad_message", "mode must be 'landmarks' or 'frames'")
-        source = msg.get("source") or "browser"
+        if mode not in ("landmarks", "frames", "sensors"):
+            raise ProtocolError("bad_message", "mode must be 'landmarks', 'frames' or 'sensors'")
+        source = msg.get("source") or ("phone" if mode == "sensors" else "browser")
         profile = msg.get("profile")
         if profile is not None and (not isinstance(profile, str)
                                     or not PROFILE_NAME.fullmatch(profile)):
             raise ProtocolError("bad_message", "profile must be a name of 1-64 letters, digits, "
                                 "spaces, '.', '_' or '-'")
         guide = self._guide(msg, profile)
+        if guide is not None and mode == "sensors":
+            raise ProtocolError("bad_message", "a plan is followed with the camera: a sensors "
+                                "session counts without one")
         try:
+            engine = self._sensor_engine() if mode == "sensors" else None
             session = Session(exercise, aspect=size[0] / size[1] if size else 1.0,
-                              source=str(source)[:200], image_size=size, guide=guide)
+                              source=str(source)[:200], image_size=size, engine=engine,
+                              guide=guide)
         except InputError as exc:
             raise ProtocolError("bad_message", str(exc)) from None
         session.profile = profile
@@ -336,7 +406,8 @@ class SessionManager:
                 continue
             if sink is not None:          # None: this sink is not for this session
                 session.sinks.append(sink)
-        live = LiveSession(session, mode=mode, attached=1, pose_estimator=estimator)
+        live = LiveSession(session, mode=mode, attached=1, pose_estimator=estimator,
+                           motion=MotionResampler() if mode == "sensors" else None)
         with self._lock:
             self.live[session.id] = live
         return live, live.started(resumed=False)
@@ -369,6 +440,27 @@ class SessionManager:
             except InputError as exc:
                 raise ProtocolError("bad_message", str(exc)) from None
         return Guide(plan)
+
+    def _sensor_engine(self) -> Any:
+        """A fresh IMU tracker over the shared step model (loaded once)."""
+        from repsense.imu.tracker import ImuTracker
+
+        if self._imu_model is None:
+            from repsense.imu.model import StepModel
+
+            self._imu_model = StepModel.load()
+        return ImuTracker(self._imu_model)
+
+    def _join(self, live: LiveSession) -> None:
+        """A phone joins a camera session: its engine becomes the camera and phone pair."""
+        from repsense.pairing import pair
+
+        with live.lock:
+            try:
+                pair(live.session, self._sensor_engine())
+            except InputError as exc:
+                raise ProtocolError("bad_message", str(exc)) from None
+            live.motion = MotionResampler()
 
     def _estimator(self) -> Callable[[bytes, int], np.ndarray | None]:
         if self.pose_estimator_factory is None:

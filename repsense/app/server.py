@@ -399,6 +399,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *plans_api.routes(store, settings.profile),
         Route("/gym", page("gym.html")),
         Route("/history", page("history.html")),
+        Route("/sensors", page("sensors.html")),
         Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
         Mount("/vendor/tasks-vision", StaticFiles(
             directory=vendor / "@mediapipe" / "tasks-vision", check_dir=False)),

@@ -104,9 +104,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if lan:
             print(f"  from a phone on this network: {scheme}://{lan}:{args.port}/"
                   + (f"?token={token}" if token else ""), file=sys.stderr)
+            print(f"  the phone on the arm as the motion sensor: {scheme}://{lan}:{args.port}/sensors"
+                  + (f"?token={token}" if token else ""), file=sys.stderr)
         if not certfile:
-            print("  note: phones give the camera only to https pages: add --self-signed",
-                  file=sys.stderr)
+            print("  note: phones give the camera and the motion sensors only to https pages: "
+                  "add --self-signed", file=sys.stderr)
     if not args.no_browser:
         if browser_available():
             threading.Timer(1.0, webbrowser.open, args=(url,)).start()

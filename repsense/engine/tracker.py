@@ -20,6 +20,7 @@ from repsense.engine.form import Fault, FormJudge
 from repsense.engine.sets import DEFAULT_REST_S, SetKeeper
 from repsense.engine.generic import GENERIC_SPEC, MotionParams, MotionSignal
 from repsense.engine.exercises import GENERIC, ExerciseSpec, catalog, get_spec
+from repsense.errors import InputError
 from repsense.pose import is_missing, validate_pose
 from repsense.engine.signals import (ORIENTATION_MEASURES, body_point, box_normalised,
                               combine_sides, condition_failure, measure, segment_signal,
@@ -396,6 +397,27 @@ class Tracker:
     def counter(self) -> ExerciseCounter | None:
         """The counter of the current exercise (None while auto mode sees none)."""
         return self._counter
+
+    # -- the session's Engine interface (repsense.session.Engine) ---------------------------------
+    kind = "pose"
+    ordered = True   # poses must come in time order; the session refuses others
+
+    @staticmethod
+    def check(sample: np.ndarray) -> np.ndarray:
+        """A pose as the tracker takes it, float32 ``(33, 4)``; InputError otherwise."""
+        try:
+            return validate_pose(np.asarray(sample, dtype=np.float32))
+        except (InputError, ValueError) as exc:
+            raise InputError(f"pose rejected: {exc}") from None
+
+    @staticmethod
+    def present(sample: np.ndarray) -> bool:
+        return not is_missing(sample)
+
+    def live_state(self) -> tuple[str, str, int, tuple[str, ...]]:
+        counter = self._counter
+        return (self.exercise, self.phase, counter.count if counter is not None else 0,
+                tuple(counter.form.active) if counter is not None else ())
 
     def update(self, pose: np.ndarray, timestamp_ms: int) -> list[Event]:
         events = self._update(pose, timestamp_ms)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from repsense.imu.model import StepModel
 from repsense.sinks.jsonio import jsonable
 from repsense.imu.recording import SAMPLE_RATE_HZ, ImuRecording, load_csv
 from repsense.imu.tracker import ImuTracker
+from repsense.session import EventSink, Session
 from repsense.sinks.report import InputReport, segments_from_events
 
 
@@ -28,11 +30,15 @@ class ImuAnalysis:
         return d
 
 
-def run_recording(rec: ImuRecording, model: StepModel | None = None) -> list[Event]:
-    """Replay a recording through a fresh ImuTracker; every event, SessionEnded last."""
-    tracker = ImuTracker(model)
-    events = tracker.update_many(rec.samples, rec.timestamp_ms)
-    return events + tracker.finish(int(rec.timestamp_ms[-1]))
+def run_recording(rec: ImuRecording, model: StepModel | None = None,
+                  sinks: Iterable[EventSink] = ()) -> list[Event]:
+    """Replay a recording through a session with a fresh ImuTracker (the loop every session runs,
+    live or not); every event, SessionEnded last."""
+    session = Session(engine=ImuTracker(model), source=rec.path, sinks=sinks,
+                      source_fps=rec.source_rate_hz)
+    session.run(zip(rec.samples, rec.timestamp_ms.tolist()))
+    session.finish()
+    return session.events
 
 
 def timeline_from_events(events: list[Event], origin_ms: int) -> list[dict[str, Any]]:

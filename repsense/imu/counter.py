@@ -53,6 +53,16 @@ class RepCounter:
         self._last_rep_end_ms: int | None = None
         self.total_reps = 0
 
+    @property
+    def exercise(self) -> str | None:
+        """The exercise of the set in progress (None between sets)."""
+        return self._exercise
+
+    @property
+    def set_count(self) -> int:
+        """Reps of the set in progress."""
+        return self._set_count
+
     def update(self, label: int, probs: np.ndarray, timestamp_ms: int) -> list[Event]:
         if not 0 <= label < N_CLASSES:
             raise ValueError(f"step class must be in 0..{N_CLASSES - 1}, got {label}")

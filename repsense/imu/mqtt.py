@@ -28,9 +28,9 @@ from typing import Any, Callable, TextIO
 
 import numpy as np
 
-from repsense.engine.events import Event
 from repsense.imu.recording import CHANNELS, N_CHANNELS
 from repsense.imu.tracker import ImuTracker
+from repsense.session import Session
 from repsense.sinks.mqtt import (BrokerAddress, EventPublisher, LogLimiter, MqttLink, Outbox, Topics,
                                  check_node_id)
 
@@ -77,7 +77,8 @@ def parse_message(payload: bytes) -> list[tuple[np.ndarray, int] | str]:
 
 
 class ImuListener:
-    """Runs an ImuTracker on the samples of one node and publishes its events.
+    """Runs a sensor session (repsense.session.Session over an ImuTracker) on the samples of one
+    node; its sinks are the event publisher and ``session_sinks()``, a fresh set per session.
 
     ``run(stop)`` blocks until ``stop`` is set (or the broker stays unreachable for
     ``reconnect_timeout_s``) and returns an exit code; messages go to ``log``. Events wait in the
@@ -94,13 +95,11 @@ class ImuListener:
         self.node = check_node_id(node)
         # More sinks per sensor session (e.g. the history store); a new set after each "end".
         self.session_sinks = session_sinks
-        self.sinks: list[Any] = session_sinks() if session_sinks is not None else []
         self.address = BrokerAddress.parse(broker_url, ca_file=ca_file)
         self.url = self.address.url
         self.topics = Topics(prefix)
         self.in_topic = self.topics.imu(node)
         self.tracker_factory = tracker_factory
-        self.tracker = tracker_factory()
         self.reconnect_timeout_s = reconnect_timeout_s
         self.log = log or sys.stderr
         self.malformed = 0
@@ -112,14 +111,23 @@ class ImuListener:
                              subscriptions=[(self.in_topic, 1)], on_message=self._on_message,
                              say=self._say)
         self.subscribed = self.link.subscribed
-        self.publisher = self._new_publisher()
+        self.session = self._new_session()
 
     @property
     def published(self) -> int:
         return self.link.sent
 
-    def _new_publisher(self) -> EventPublisher:
-        return EventPublisher(self.link, self.node, uuid.uuid4().hex[:12], topics=self.topics)
+    @property
+    def tracker(self) -> ImuTracker:
+        return self.session.tracker  # type: ignore[return-value]
+
+    def _new_session(self) -> Session:
+        """A sensor session: the tracker, the event publisher, the extra sinks."""
+        sid = uuid.uuid4().hex[:12]
+        publisher = EventPublisher(self.link, self.node, sid, topics=self.topics)
+        extra = self.session_sinks() if self.session_sinks is not None else []
+        return Session(engine=self.tracker_factory(), source=f"imu node {self.node}",
+                       sinks=[publisher, *extra], session_id=sid)
 
     def _say(self, text: str) -> None:
         print(text, file=self.log, flush=True)
@@ -137,24 +145,11 @@ class ImuListener:
         with self._lock:
             for item in items:
                 if item == END:
-                    self._emit(self.tracker.finish(), last=True)
-                    self.tracker = self.tracker_factory()
-                    self.publisher = self._new_publisher()
-                    self.sinks = self.session_sinks() if self.session_sinks is not None else []
+                    self.session.finish()
+                    self.session = self._new_session()
                 else:
                     sample, t = item
-                    self._emit(self.tracker.update(sample, t))
-
-    def _emit(self, events: list[Event], last: bool = False) -> None:
-        self.publisher.emit(events)
-        for sink in list(self.sinks):
-            try:
-                sink.emit(events)
-                if last:
-                    sink.close()
-            except Exception as exc:  # noqa: BLE001 - a failing sink must not stop the counting
-                self._say(f"{type(sink).__name__} failed ({exc}); it gets no more events")
-                self.sinks.remove(sink)
+                    self.session.feed(sample, t)
 
     def run(self, stop: threading.Event) -> int:
         self.link.start()
@@ -180,11 +175,8 @@ class ImuListener:
                     break
         finally:
             with self._lock:
-                if code == 0:
-                    self._emit(self.tracker.finish(), last=True)
-                else:
-                    for sink in self.sinks:
-                        sink.close()
+                # also when giving up: the events wait in the outbox for the next run
+                self.session.finish()
             self.link.close(5.0 if code == 0 else 0.0)
         return code
 

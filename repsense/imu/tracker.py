@@ -79,11 +79,55 @@ class ImuTracker:
         self._behind: list[int] = []              # consecutive samples far older than the last one
         self.steps = 0
         self.valid_steps = 0
+        self._last_label: int | None = None
 
     @property
     def latency_ms(self) -> int:
         """How long after a step its label is final: the model's lookahead plus the decoder's lag."""
         return (self.model.lookahead + self.decoder.config.lag) * STEP_MS
+
+    # -- the session's Engine interface (repsense.session.Engine) ---------------------------------
+    kind = "imu"
+    ordered = False   # late, repeated and restarted-clock samples are sorted out here (see above)
+
+    @staticmethod
+    def check(sample: Sequence[float] | np.ndarray) -> np.ndarray:
+        """A sample as the tracker takes it, float64 ``(12,)`` (NaN: no value); InputError
+        otherwise."""
+        try:
+            arr = np.asarray(sample, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError("a motion sample is 12 numbers") from None
+        if arr.shape != (N_CHANNELS,):
+            raise InputError(f"a motion sample is {N_CHANNELS} numbers in the order "
+                             f"{', '.join(CHANNELS)}; got shape {arr.shape}")
+        return arr
+
+    @staticmethod
+    def present(sample: np.ndarray) -> bool:
+        return bool(np.isfinite(sample).all())
+
+    @property
+    def total_reps(self) -> int:
+        return self.counter.total_reps
+
+    @property
+    def exercise(self) -> str:
+        """The exercise of the set in progress, ``idle`` between sets."""
+        return self.counter.exercise or "idle"
+
+    @property
+    def phase(self) -> str:
+        """The latest final step label: ``rest``, or the first or second half of a rep."""
+        if self._last_label is None or self._last_label == 0:
+            return "rest"
+        return "first_half" if self._last_label % 2 else "second_half"
+
+    def live_state(self) -> tuple[str, str, int, tuple[str, ...]]:
+        return self.exercise, self.phase, self.counter.set_count, ()
+
+    def notes(self) -> list[str]:
+        return []
 
     # -- public -------------------------------------------------------------------------------
 
@@ -261,6 +305,7 @@ class ImuTracker:
         events: list[Event] = []
         for c in labels:
             p, t = self._undecided.popleft()
+            self._last_label = c
             if self.on_label is not None:
                 self.on_label(t, c)
             events += self.counter.update(c, p, t)
