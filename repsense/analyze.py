@@ -41,6 +41,7 @@ class AnalyzeOptions:
     pose_workers: int = 1      # processes estimating the poses of one video (chunks)
     verbose: bool = False      # -v: info messages and the libraries' own logs
     plan: Plan | None = None   # score the workout against this plan (docs/plans.md)
+    people: int = 1            # the most people to follow; 1: one person, today's report shape
 
 
 @dataclass
@@ -94,6 +95,8 @@ def analyze_input(opts: AnalyzeOptions, path: pathlib.Path,
     path = pathlib.Path(path)
     notes: list[str] = []
     try:
+        if opts.people > 1:
+            return _analyze_people(opts, path, progress)
         is_recording = path.suffix.lower() in RECORDING_SUFFIXES
         if opts.annotate and is_recording:
             raise RepsenseError(f"{path}: --annotate needs a video, not a pose recording")
@@ -161,6 +164,62 @@ def analyze_input(opts: AnalyzeOptions, path: pathlib.Path,
             "for details and please report it"
         return InputResult(str(path), InputReport(str(path), 0.0, 0, 0, [], error=message),
                            notes=notes)
+
+
+def _analyze_people(opts: AnalyzeOptions, path: pathlib.Path,
+                    progress: Callable[[int], None] | None) -> InputResult:
+    """``--people N``: every person's own report under ``people``."""
+    from repsense.pose.people import PeopleRecording
+    from repsense.session import analyze_people
+    from repsense.sinks.report import PersonReport, format_text
+    from repsense.sources import RECORDING_SUFFIXES
+    from repsense.sources.video import extract_people
+
+    notes: list[str] = []
+    for option, flag in ((opts.plot, "--plot"), (opts.speak_wav, "--speak-wav")):
+        if option:
+            raise RepsenseError(f"{flag} follows one person: leave it out with --people "
+                                f"{opts.people}")
+    if path.suffix.lower() in RECORDING_SUFFIXES:
+        if opts.annotate:
+            raise RepsenseError(f"{path}: --annotate needs a video, not a pose recording")
+        rec = PeopleRecording.load(path)
+        if opts.start is not None or opts.end is not None:
+            t = rec.timestamp_ms
+            keep = (t >= (opts.start or 0) * 1000) & (t <= (opts.end or float("inf")) * 1000)
+            if not keep.any():
+                raise RepsenseError(f"{path}: no frames in the requested span")
+            rec = PeopleRecording(rec.poses[keep], t[keep], rec.image_size, rec.source,
+                                  rec.source_fps)
+    else:
+        rec = extract_people(path, opts.people, start_s=opts.start, end_s=opts.end,
+                             model=opts.model, progress=progress)
+    extra = {} if opts.set_rest_s is None else {"set_rest_s": opts.set_rest_s}
+    people = analyze_people(rec, opts.people, opts.exercise, **extra)
+    if not people:
+        raise RepsenseError(f"{path}: nobody was found in {len(rec)} frames; the whole body "
+                            "should be in view, lit, and not too small")
+    n = opts.n_inputs
+    out = output_for(opts.save_pose, path, n, ".npz")
+    if out is not None:
+        rec.save(out)
+    out = output_for(opts.annotate, path, n, ".mp4")
+    if out is not None:
+        from repsense.sinks.annotate import write_annotated_people
+        from repsense.sources.video import DEFAULT_POSE_FPS
+
+        write_annotated_people(path, people, out, opts.start, opts.end, DEFAULT_POSE_FPS,
+                               fps=opts.annotate_fps)
+        notes.append(f"annotated video: {out}")
+    first = people[0].analysis.report
+    seen = int(sum(1 for t in range(len(rec)) if rec.frame(t)))
+    report = InputReport(
+        path=str(path), fps=first.fps, frames=len(rec), person_frames=seen, exercises=[],
+        source_fps=first.source_fps,
+        people=[PersonReport(p.person, round(p.first_s, 3), round(p.last_s, 3), p.analysis.report)
+                for p in people])
+    events = [e for p in people for e in p.analysis.events]
+    return InputResult(str(path), report, format_text(report), notes, events)
 
 
 __all__ = ["AnalyzeOptions", "InputResult", "analyze_input", "output_for", "require_person"]

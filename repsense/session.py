@@ -3,8 +3,10 @@
 There is one such loop in repsense. ``analyze`` runs a session over a whole recording as fast as it
 can (:func:`analyze_recording`); the web app runs one per browser tab and feeds it landmark messages
 or motion samples; a camera node runs one per camera; ``imu analyze`` and ``imu listen`` run one per
-sensor recording or stream. Each fed sample goes through the engine and the events it yields go, in
-order, to every sink: the speaker, the MQTT publisher, the history store.
+sensor recording or stream; a camera that sees several people runs a :class:`PeopleSession`,
+which keeps who is who and owns one Session per person. Each fed sample goes through the engine and
+the events it yields go, in order, to every sink: the speaker, the MQTT publisher, the history
+store.
 
 The engine is one of two kinds behind the small :class:`Engine` interface: ``pose`` (the camera
 ``Tracker``: a ``(33, 4)`` pose per frame) or ``imu`` (the wearable ``ImuTracker``: the 12 motion
@@ -16,9 +18,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -27,9 +29,12 @@ from repsense.engine.sets import DEFAULT_REST_S
 from repsense.engine.tracker import Sample, Tracker
 from repsense.errors import InputError
 from repsense.plans.guide import Guide
-from repsense.pose import PoseRecording
+from repsense.pose import PoseRecording, missing_pose, validate_pose
 from repsense.sinks.report import (InputReport, cues_from_events, segments_from_events,
                                    sets_from_events)
+
+if TYPE_CHECKING:
+    from repsense.pose.people import PeopleRecording, PeopleTracker
 
 log = logging.getLogger(__name__)
 
@@ -298,4 +303,97 @@ def analyze_recording(rec: PoseRecording, exercise: str = "auto",
                     session.tracker.exercise, session.frame_events)
 
 
-__all__ = ["Analysis", "Engine", "EventSink", "FrameState", "Session", "analyze_recording"]
+class PeopleSession:
+    """Several people from one camera: one :class:`Session` per person, created when the person is
+    first seen (someone who appears mid-video starts their own session).
+
+    ``feed(poses, timestamp_ms)`` takes every pose the model found in a frame (no identity, any
+    order); the identity tracker (:class:`repsense.pose.people.PeopleTracker`) says whose each is,
+    and every person's session gets their pose, or a missing pose while they are out of view.
+    ``sinks(person_id)`` gives the sinks of a new person's session; ``session_kwargs`` go to each
+    Session (exercise, aspect, keep_trace, record, ...).
+    """
+
+    def __init__(self, max_people: int, exercise: str = "auto", *, aspect: float = 1.0,
+                 source: str = "", frame_rate: float = 15.0,
+                 sinks: Callable[[int], Iterable[EventSink]] | None = None,
+                 tracker: PeopleTracker | None = None, **session_kwargs: Any) -> None:
+        from repsense.pose.people import PeopleTracker
+
+        self.max_people = max_people
+        self.exercise = exercise
+        self.aspect = aspect
+        self.source = source
+        self.tracker = tracker or PeopleTracker(max_people, aspect=aspect, frame_rate=frame_rate)
+        self._sinks = sinks
+        self._kwargs = session_kwargs
+        self.sessions: dict[int, Session] = {}
+        self.first_ms: dict[int, int] = {}
+        self.last_ms: dict[int, int] = {}
+        self.frames = 0
+        self.person_frames = 0      # frames in which anyone was seen
+
+    def feed(self, poses: Sequence[np.ndarray], timestamp_ms: int) -> dict[int, list[Event]]:
+        """Run one frame's poses through the tracker and every person's session; returns each
+        person's events of this frame (only people with events)."""
+        t = int(timestamp_ms)
+        seen = self.tracker.update([validate_pose(np.asarray(p, np.float32)) for p in poses], t)
+        for pid in sorted(seen):
+            if pid not in self.sessions:
+                source = f"{self.source}#person{pid}" if self.source else f"person {pid}"
+                self.sessions[pid] = Session(
+                    self.exercise, aspect=self.aspect, source=source,
+                    sinks=self._sinks(pid) if self._sinks is not None else (), **self._kwargs)
+                self.first_ms[pid] = t
+            self.last_ms[pid] = t
+        self.frames += 1
+        self.person_frames += bool(seen)
+        out: dict[int, list[Event]] = {}
+        for pid, session in self.sessions.items():
+            events = session.feed(seen.get(pid, missing_pose()), t)
+            if events:
+                out[pid] = events
+        return out
+
+    def finish(self) -> dict[int, list[Event]]:
+        return {pid: s.finish() for pid, s in self.sessions.items()}
+
+    def states(self) -> dict[int, FrameState]:
+        return {pid: s.state() for pid, s in self.sessions.items()}
+
+
+@dataclass
+class PersonAnalysis:
+    """One person of a several-people recording: their id, when they were in view, their run."""
+
+    person: int
+    first_s: float
+    last_s: float
+    analysis: Analysis
+
+
+def analyze_people(rec: PeopleRecording, max_people: int, exercise: str = "auto",
+                   set_rest_s: float = DEFAULT_REST_S) -> list[PersonAnalysis]:
+    """Run a :class:`PeopleSession` over a several-people recording; one analysis per person,
+    by id. A person's analysis covers the frames from their first appearance to the end."""
+    fps = 15.0
+    if len(rec) > 1:
+        fps = 1000.0 * (len(rec) - 1) / float(rec.timestamp_ms[-1] - rec.timestamp_ms[0])
+    people = PeopleSession(max_people, exercise, aspect=rec.aspect, source=rec.source,
+                           frame_rate=fps, keep_trace=True, record=True,
+                           image_size=rec.image_size, source_fps=rec.source_fps,
+                           set_rest_s=set_rest_s)
+    for t in range(len(rec)):
+        people.feed(rec.frame(t), int(rec.timestamp_ms[t]))
+    people.finish()
+    out = []
+    for pid, session in sorted(people.sessions.items()):
+        analysis = Analysis(session.recording(), session.events, session.tracker.trace or [],
+                            session.report(), session.tracker.exercise, session.frame_events)
+        out.append(PersonAnalysis(pid, people.first_ms[pid] / 1000.0, people.last_ms[pid] / 1000.0,
+                                  analysis))
+    return out
+
+
+__all__ = ["Analysis", "Engine", "EventSink", "FrameState", "PeopleSession", "PersonAnalysis",
+           "Session", "analyze_people", "analyze_recording"]

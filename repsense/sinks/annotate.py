@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import pathlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +20,7 @@ import numpy as np
 from repsense.engine.events import ExerciseDetected, FormWarning, HoldUpdated, RepCompleted
 from repsense.pose import SKELETON, is_missing
 from repsense.pose.smoothing import MIN_VISIBILITY
-from repsense.session import Analysis
+from repsense.session import Analysis, PersonAnalysis
 from repsense.sinks.words import PHASE_WORDS, phase_words  # noqa: F401 - the one table
 
 # Colours are BGR.
@@ -28,6 +28,15 @@ BONE = (120, 220, 120)
 JOINT = (255, 255, 255)
 DIM = (150, 150, 150)
 FAULT = (40, 40, 235)
+# One colour per person (analyze --people N; the page uses the same, as hex, in person order).
+PERSON_COLOURS = ("#4cc9f0", "#f9c74f", "#f72585", "#90be6d", "#f8961e", "#b388ff")
+
+
+def person_colour(person: int) -> tuple[int, int, int]:
+    """The BGR colour of person ``person`` (ids from 1)."""
+    h = PERSON_COLOURS[(person - 1) % len(PERSON_COLOURS)].lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return (b, g, r)
 GOOD = (90, 200, 90)
 NOT_GOOD = (40, 160, 245)          # amber: a rep that counted but was not good
 PANEL = (25, 25, 25)
@@ -141,9 +150,10 @@ def sizes(width: int, height: int) -> dict[str, int]:
             "margin": max(4, round(short * 0.025)), "pad": max(3, round(body * 0.45))}
 
 
-def draw_pose(frame: np.ndarray, pose: np.ndarray, fault_joints: Iterable[int] = ()) -> None:
+def draw_pose(frame: np.ndarray, pose: np.ndarray, fault_joints: Iterable[int] = (),
+              bone: tuple[int, int, int] = BONE) -> None:
     """Bones and joints of a ``(33, 4)`` pose on a BGR frame, in place; joints at fault and the
-    bones between them in red; what is not visible dimmed."""
+    bones between them in red; what is not visible dimmed. ``bone``: the bones' colour."""
     import cv2
 
     if is_missing(pose):
@@ -154,7 +164,7 @@ def draw_pose(frame: np.ndarray, pose: np.ndarray, fault_joints: Iterable[int] =
     vis = np.nan_to_num(pose[:, 3]) >= MIN_VISIBILITY
     thick = max(2, round(min(w, h) / 180))
     for a, b in SKELETON:
-        color = (FAULT if a in bad and b in bad else BONE) if vis[a] and vis[b] else DIM
+        color = (FAULT if a in bad and b in bad else bone) if vis[a] and vis[b] else DIM
         cv2.line(frame, tuple(pts[a]), tuple(pts[b]), color, thick, cv2.LINE_AA)
     for i in sorted({j for pair in SKELETON for j in pair}):
         if not vis[i]:
@@ -346,4 +356,59 @@ def write_annotated(video: str | pathlib.Path, analysis: Analysis, out: str | pa
     return writer.frames if writer is not None else 0
 
 
-__all__ = ["Overlay", "draw_overlay", "draw_pose", "overlays", "write_annotated"]
+def write_annotated_people(video: str | pathlib.Path, people: Sequence[PersonAnalysis],
+                           out: str | pathlib.Path, start_s: float | None = None,
+                           end_s: float | None = None, max_fps: float | None = None, *,
+                           fps: str = "pose") -> int:
+    """The video with every person's skeleton in their own colour and, above their head, their id,
+    exercise and count (``analyze --people N --annotate``). Returns the frames written."""
+    from repsense.pose.people import pose_box
+    from repsense.sinks.encode import VideoWriter
+    from repsense.sources.video import pose_frames
+
+    if fps not in ("pose", "source"):
+        raise ValueError(f"fps must be 'pose' or 'source', got {fps!r}")
+    tracks = [(p.person, p.analysis.recording, overlays(p.analysis)) for p in people]
+    rate = 15.0
+    if people:
+        rec = people[0].analysis.recording
+        rate = (rec.source_fps if fps == "source" else rec.fps) or rec.source_fps or 15.0
+    writer: VideoWriter | None = None
+    try:
+        for _, ts, frame, in_span in pose_frames(video, start_s, end_s,
+                                                 None if fps == "source" else max_fps):
+            if not in_span:
+                continue
+            if writer is None:
+                writer = VideoWriter(out, rate)
+            h, w = frame.shape[:2]
+            px = sizes(w, h)["body"]
+            for person, rec, states in tracks:
+                t = rec.timestamp_ms
+                if ts < t[0] or ts > t[-1] + 1000.0 / rate:
+                    continue
+                i = int(np.searchsorted(t, ts, side="right")) - 1
+                pose, ov = rec.landmarks[i], states[i]
+                if is_missing(pose):
+                    continue
+                colour = person_colour(person)
+                draw_pose(frame, pose, ov.fault_joints, bone=colour)
+                box = pose_box(pose)
+                if box is None:
+                    continue
+                what = f"{ov.held_s:.0f} s" if ov.held_s is not None else str(ov.count)
+                label = f"{person}: {ov.exercise + ' ' if ov.exercise else ''}{what}"
+                x = int(np.clip(box[0] * w, 0, max(0, w - text_width(label, px, True) - 8)))
+                y = int(np.clip(box[1] * h - line_height(px, True) - 10, 0, h))
+                _panel(frame, (x, y, x + text_width(label, px, True) + 8,
+                               y + line_height(px, True) + 6))
+                _draw_text(frame, label, x + 4, y + 3, px, colour, True)
+            writer.write(frame, ts)
+    finally:
+        if writer is not None:
+            writer.close()
+    return writer.frames if writer is not None else 0
+
+
+__all__ = ["Overlay", "PERSON_COLOURS", "draw_overlay", "draw_pose", "overlays", "person_colour",
+           "write_annotated", "write_annotated_people"]

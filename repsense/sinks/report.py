@@ -103,13 +103,19 @@ class InputReport:
     notes: list[str] = field(default_factory=list)
     # scored against a workout plan (analyze --plan): done against planned per step (plans.md)
     plan: dict[str, Any] | None = None
+    # several people (analyze --people N > 1): each person's own report; None: one person
+    people: list[PersonReport] | None = None
 
     @property
     def total_reps(self) -> int:
+        if self.people is not None:
+            return sum(p.report.total_reps for p in self.people)
         return sum(e.reps for e in self.exercises)
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        people = self.people
+        d = dataclasses.asdict(dataclasses.replace(self, people=None))
+        d.pop("people")
         if d["plan"] is None:
             del d["plan"]
         d["total_reps"] = self.total_reps
@@ -117,7 +123,27 @@ class InputReport:
         for ex, seg in zip(d["exercises"], self.exercises):
             ex["good_reps"] = seg.good_reps
             ex["faults"] = seg.fault_counts
+        if people is not None:
+            d["good_reps"] = sum(p.report.to_dict()["good_reps"] for p in people)
+            d["people"] = [p.to_dict() for p in people]
         return d
+
+
+@dataclass
+class PersonReport:
+    """One person's part of a several-people report: their id, when they were in view (seconds of
+    the input) and their own report (exercises, sets, cues as for one person)."""
+
+    person: int
+    first_s: float
+    last_s: float
+    report: InputReport
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.report.to_dict()
+        keep = ("exercises", "total_reps", "good_reps", "sets", "cues", "notes", "person_frames")
+        return {"person": self.person, "first_s": self.first_s, "last_s": self.last_s,
+                **{k: d[k] for k in keep}}
 
 
 def segments_from_events(events: Iterable[Event]) -> list[ExerciseReport]:
@@ -211,6 +237,16 @@ def format_text(report: InputReport, source: str = "camera") -> str:
     lines = [f"{report.path}"]
     if report.error:
         return f"{report.path}: {report.error}"
+    if report.people is not None:
+        lines.append(f"  {report.frames} frames at {report.fps:.1f} fps, {len(report.people)} "
+                     f"{'person' if len(report.people) == 1 else 'people'}, "
+                     f"{report.total_reps} reps in all")
+        for p in report.people:
+            body = format_text(p.report, source).split("\n")[2:]   # no path, no frame line
+            lines.append(f"  person {p.person} ({p.first_s:.1f}-{p.last_s:.1f} s): "
+                         f"{p.report.total_reps} reps")
+            lines.extend("  " + line for line in body)
+        return "\n".join(lines)
     dur = report.frames / report.fps if report.fps else 0.0
     seen = 100.0 * report.person_frames / report.frames if report.frames else 0.0
     if source == "sensor":

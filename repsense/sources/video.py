@@ -12,6 +12,7 @@ import numpy as np
 from repsense.errors import InputError
 from repsense.logs import quiet_ffmpeg, quiet_native_stderr
 from repsense.pose import PoseRecording, missing_pose
+from repsense.pose.people import PeopleRecording
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,54 @@ def extract_pose(path: str | pathlib.Path, backend: object | None = None, *,
     ``progress(frame_index)`` is called as decoding advances. A truncated video is analysed as far
     as it decodes, with a warning saying how far that is.
     """
+    poses: list[np.ndarray] = []
+    stamps: list[int] = []
+    unseen: list[float] = []
+
+    def estimate(be: object, rgb: np.ndarray, ts: int) -> np.ndarray | None:
+        return be.estimate(rgb, ts)  # type: ignore[attr-defined, no-any-return]
+
+    def keep(pose: np.ndarray | None, ts: int, bgr: np.ndarray) -> None:
+        if pose is None:
+            unseen.append(float(bgr[::8, ::8].mean()))
+        poses.append(missing_pose() if pose is None else pose)
+        stamps.append(ts)
+
+    info = _run_pose(path, backend, model, 1, estimate, keep, start_s, end_s, max_fps,
+                     progress)
+    return PoseRecording(np.stack(poses), np.asarray(stamps, np.int64), (info.width, info.height),
+                         source=str(path), source_fps=info.fps,
+                         unseen_brightness=float(np.mean(unseen)) if unseen else None)
+
+
+def extract_people(path: str | pathlib.Path, max_people: int, backend: object | None = None, *,
+                   start_s: float | None = None, end_s: float | None = None,
+                   max_fps: float | None = DEFAULT_POSE_FPS, model: str = "full",
+                   progress: Callable[[int], None] | None = None) -> PeopleRecording:
+    """Run the pose model for up to ``max_people`` people over a video: every frame's poses, not
+    yet told apart (:func:`repsense.pose.people.track_people` gives each person an id)."""
+    frames: list[list[np.ndarray]] = []
+    stamps: list[int] = []
+
+    def estimate(be: object, rgb: np.ndarray, ts: int) -> list[np.ndarray]:
+        return be.estimate_all(rgb, ts)  # type: ignore[attr-defined, no-any-return]
+
+    def keep(found: list[np.ndarray], ts: int, bgr: np.ndarray) -> None:
+        frames.append(found)
+        stamps.append(ts)
+
+    info = _run_pose(path, backend, model, max_people, estimate, keep, start_s, end_s, max_fps,
+                     progress)
+    return PeopleRecording.from_frames(frames, stamps, (info.width, info.height), str(path),
+                                       info.fps)
+
+
+def _run_pose(path: str | pathlib.Path, backend: object | None, model: str, num_poses: int,
+              estimate: Callable[[object, np.ndarray, int], object],
+              keep: Callable[..., None], start_s: float | None, end_s: float | None,
+              max_fps: float | None, progress: Callable[[int], None] | None) -> VideoInfo:
+    """The loop both extractions share: decode the span, run the model on each frame, hand what
+    it found for the frames in the span to ``keep(found, timestamp_ms, bgr)``."""
     import cv2
 
     from repsense.pose.backends import create_backend
@@ -184,11 +233,9 @@ def extract_pose(path: str | pathlib.Path, backend: object | None = None, *,
     info = probe(path)
     own = backend is None
     with quiet_native_stderr():
-        be = create_backend(model) if backend is None else backend
-    poses: list[np.ndarray] = []
-    stamps: list[int] = []
-    unseen: list[float] = []
+        be = create_backend(model, num_poses) if backend is None else backend
     decoded: list[float] = []
+    kept = 0
 
     def truncated(decoded_s: float, announced_s: float) -> None:
         decoded.append(decoded_s)
@@ -198,20 +245,18 @@ def extract_pose(path: str | pathlib.Path, backend: object | None = None, *,
     try:
         for index, ts, bgr, in_span in pose_frames(path, start_s, end_s, max_fps, truncated):
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            pose = be.estimate(rgb, ts)  # type: ignore[attr-defined]
+            found = estimate(be, rgb, ts)
             if not in_span:
                 continue
-            if pose is None:
-                unseen.append(float(bgr[::8, ::8].mean()))
-            poses.append(missing_pose() if pose is None else pose)
-            stamps.append(ts)
+            keep(found, ts, bgr)
+            kept += 1
             if progress is not None:
                 progress(index)
     finally:
         if own:
             with quiet_native_stderr():
                 be.close()  # type: ignore[attr-defined]
-    if not poses:
+    if not kept:
         length = decoded[0] if decoded else info.duration_s
         where = f"after {_fmt_s(start_s)}" if start_s is not None else "in the requested span"
         if end_s is not None and start_s is not None:
@@ -221,6 +266,4 @@ def extract_pose(path: str | pathlib.Path, backend: object | None = None, *,
             long = f": only {_fmt_s(decoded[0])} of its {_fmt_s(info.duration_s)} could be " \
                    "decoded (truncated)"
         raise InputError(f"{path}: no frames {where}{long}")
-    return PoseRecording(np.stack(poses), np.asarray(stamps, np.int64), (info.width, info.height),
-                         source=str(path), source_fps=info.fps,
-                         unseen_brightness=float(np.mean(unseen)) if unseen else None)
+    return info

@@ -17,10 +17,16 @@ class PoseBackend(Protocol):
     def close(self) -> None: ...
 
 
-def create_backend(name: str = "full") -> PoseBackend:
-    """A backend by name: ``lite`` / ``full`` (MediaPipe pose landmarker models shipped in the package)."""
+class MultiPoseBackend(PoseBackend, Protocol):
+    def estimate_all(self, rgb: np.ndarray, timestamp_ms: int) -> list[np.ndarray]:
+        """The poses of everyone found in the frame (no identity, any order; empty: nobody)."""
+
+
+def create_backend(name: str = "full", num_poses: int = 1) -> MultiPoseBackend:
+    """A backend by name: ``lite`` / ``full`` (MediaPipe pose landmarker models shipped in the
+    package), following up to ``num_poses`` people."""
     if name in ("lite", "full"):
         from repsense.pose.backends.mediapipe import MediaPipePoseBackend
 
-        return MediaPipePoseBackend(model=name)
+        return MediaPipePoseBackend(model=name, num_poses=num_poses)
     raise ValueError(f"unknown pose backend {name!r}: expected 'lite' or 'full'")

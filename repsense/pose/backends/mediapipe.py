@@ -9,6 +9,9 @@ import numpy as np
 
 MODELS_DIR = pathlib.Path(__file__).resolve().parents[2] / "models"
 
+# The most people one backend follows (``repsense analyze --people``, the page's setting).
+MAX_POSES = 6
+
 
 def model_path(model: str) -> pathlib.Path:
     path = MODELS_DIR / f"pose_landmarker_{model}.task"
@@ -18,10 +21,13 @@ def model_path(model: str) -> pathlib.Path:
 
 
 class MediaPipePoseBackend:
-    """One person's pose per frame, in VIDEO mode (tracking between frames; timestamps must increase)."""
+    """The poses of up to ``num_poses`` people per frame, in VIDEO mode (tracking between frames;
+    timestamps must increase). ``estimate`` gives the first pose, ``estimate_all`` every one."""
 
     def __init__(self, model: str = "full", min_detection_confidence: float = 0.5,
-                 min_tracking_confidence: float = 0.5) -> None:
+                 min_tracking_confidence: float = 0.5, num_poses: int = 1) -> None:
+        if not 1 <= int(num_poses) <= MAX_POSES:
+            raise ValueError(f"num_poses must be 1 to {MAX_POSES}, got {num_poses}")
         os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's C++ logging off the terminal
         from mediapipe.tasks.python import BaseOptions, vision
 
@@ -29,7 +35,7 @@ class MediaPipePoseBackend:
         options = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(model_path(model))),
             running_mode=vision.RunningMode.VIDEO,
-            num_poses=1,
+            num_poses=int(num_poses),
             min_pose_detection_confidence=min_detection_confidence,
             min_tracking_confidence=min_tracking_confidence,
         )
@@ -39,6 +45,11 @@ class MediaPipePoseBackend:
         self._quiet = True
 
     def estimate(self, rgb: np.ndarray, timestamp_ms: int) -> np.ndarray | None:
+        poses = self.estimate_all(rgb, timestamp_ms)
+        return poses[0] if poses else None
+
+    def estimate_all(self, rgb: np.ndarray, timestamp_ms: int) -> list[np.ndarray]:
+        """Every pose found in the frame, each ``(33, 4)``, in the model's order (no identity)."""
         ts = max(int(timestamp_ms), self._last_ts + 1)  # VIDEO mode needs strictly increasing times
         self._last_ts = ts
         image = self._mp_image(np.ascontiguousarray(rgb))
@@ -50,11 +61,8 @@ class MediaPipePoseBackend:
             self._quiet = not result.pose_landmarks
         else:
             result = self._landmarker.detect_for_video(image, ts)
-        if not result.pose_landmarks:
-            return None
-        lms = result.pose_landmarks[0]
-        return np.array([[p.x, p.y, p.z, p.visibility if p.visibility is not None else 0.0]
-                         for p in lms], dtype=np.float32)
+        return [np.array([[p.x, p.y, p.z, p.visibility if p.visibility is not None else 0.0]
+                          for p in lms], dtype=np.float32) for lms in result.pose_landmarks]
 
     def close(self) -> None:
         if self._landmarker is not None:
