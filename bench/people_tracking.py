@@ -188,19 +188,20 @@ def main(argv: list[str] | None = None) -> int:
     scenarios = {"crossing": crossing_scenario()}
     for name in ("two", "delayed", "three", "gap"):
         scenarios[name] = real_scenario(name)
-    print(f"{'library':20s} {'scenario':10s} switches wrong unassigned ids")
+    print(f"{'library':20s} {'re-id':5s} {'scenario':10s} switches wrong unassigned ids")
     for lib in candidates(1.0, 15.0):
-        total = Counter()
-        for name, (frames, truth, ts, aspect) in scenarios.items():
-            people = max(max((len(f) for f in frames), default=1), 2)
-            make = candidates(aspect, 15.0)[lib]
-            s = score(frames, truth, ts, lambda: PeopleTracker(
-                people, aspect=aspect, associator=make()))  # type: ignore[arg-type]
-            total.update(s)
-            print(f"{lib:20s} {name:10s} {s['switches']:8d} {s['wrong']:5d} "
-                  f"{s['unassigned']:10d} {s['ids']:3d}")
-        print(f"{lib:20s} {'all':10s} {total['switches']:8d} {total['wrong']:5d} "
-              f"{total['unassigned']:10d}")
+        for reid_s in (0.0, 10.0):
+            total: Counter[str] = Counter()
+            for name, (frames, truth, ts, aspect) in scenarios.items():
+                people = max(max((len(f) for f in frames), default=1), 2)
+                make = candidates(aspect, 15.0)[lib]
+                s = score(frames, truth, ts, lambda: PeopleTracker(
+                    people, aspect=aspect, reid_s=reid_s, associator=make()))  # type: ignore[arg-type]
+                total.update(s)
+                print(f"{lib:20s} {reid_s:5.0f} {name:10s} {s['switches']:8d} {s['wrong']:5d} "
+                      f"{s['unassigned']:10d} {s['ids']:3d}")
+            print(f"{lib:20s} {reid_s:5.0f} {'all':10s} {total['switches']:8d} {total['wrong']:5d} "
+                  f"{total['unassigned']:10d}")
     return 0
 
 

@@ -38,6 +38,7 @@ class Spec:
     height: int
     people: int
     blackout: tuple[int, float, float] | None = None   # (part index, from s, to s): nobody there
+    grid: int | None = None     # cells per row: each clip fitted into a 480x360 cell (cost runs)
 
 
 SPECS = {
@@ -55,6 +56,14 @@ SPECS = {
     # "two" with the left person gone (blacked out) from 4 s to 7 s: out and back within 5 s
     "gap": Spec("gap", (Part("aiTrainer_squats.mp4", 0.0), Part("PushUp-Counter_pushup2.mp4", 2.2)),
                 12.5, 480, 2, blackout=(0, 4.0, 7.0)),
+    # for the cost of more people (bench/people_cost.py): 2x2 and 3x2 grids of 480x360 cells
+    "four": Spec("four", (Part("test_video_squat.mp4", 0.0), Part("aiTrainer_squats.mp4", 0.0),
+                          Part("MrPose_squat2.mp4", 8.0), Part("PushUp-Counter_pushup2.mp4", 2.2)),
+                 10.0, 360, 4, grid=2),
+    "six": Spec("six", (Part("test_video_squat.mp4", 0.0), Part("aiTrainer_squats.mp4", 0.0),
+                        Part("MrPose_squat2.mp4", 8.0), Part("PushUp-Counter_pushup2.mp4", 2.2),
+                        Part("aiTrainer_squats.mp4", 3.0), Part("test_video_squat.mp4", 1.5)),
+                10.0, 360, 6, grid=3),
 }
 
 
@@ -115,6 +124,14 @@ def build(spec: Spec, out_dir: pathlib.Path | None = None) -> pathlib.Path:
         chains.append(f"[{i}:v]fps=30,{crop}scale=-2:{spec.height},setsar=1[v{i}]")
     graph = ";".join(chains) + ";" + "".join(f"[v{i}]" for i in range(len(spec.parts))) + \
         f"hstack=inputs={len(spec.parts)}:shortest=1[s]"
+    if spec.grid:
+        chains = [c.replace(f"scale=-2:{spec.height},setsar=1",
+                            "scale=480:360:force_original_aspect_ratio=decrease,setsar=1,"
+                            "pad=480:360:(ow-iw)/2:(oh-ih)/2") for c in chains]
+        layout = "|".join(f"{480 * (i % spec.grid)}_{360 * (i // spec.grid)}"
+                          for i in range(len(spec.parts)))
+        graph = ";".join(chains) + ";" + "".join(f"[v{i}]" for i in range(len(spec.parts))) + \
+            f"xstack=inputs={len(spec.parts)}:layout={layout}:shortest=1[s]"
     if spec.blackout is not None:
         k, a, b = spec.blackout
         w = widths(spec)

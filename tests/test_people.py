@@ -188,8 +188,6 @@ def test_gap_person_keeps_id_across_the_blackout(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="MediaPipe's pose detector finds at most two of three "
-                   "people standing close in a row (docs/people.md)")
 def test_three_people_in_a_row(tmp_path_factory):
     spec, rec, cuts, truth = _real("three", tmp_path_factory)
     by_strip = _people_by_strip(rec, spec, cuts)

@@ -201,9 +201,26 @@ def extract_pose(path: str | pathlib.Path, backend: object | None = None, *,
 def extract_people(path: str | pathlib.Path, max_people: int, backend: object | None = None, *,
                    start_s: float | None = None, end_s: float | None = None,
                    max_fps: float | None = DEFAULT_POSE_FPS, model: str = "full",
-                   progress: Callable[[int], None] | None = None) -> PeopleRecording:
+                   progress: Callable[[int], None] | None = None,
+                   tiled: bool | None = None) -> PeopleRecording:
     """Run the pose model for up to ``max_people`` people over a video: every frame's poses, not
-    yet told apart (:func:`repsense.pose.people.track_people` gives each person an id)."""
+    yet told apart (:class:`repsense.session.PeopleSession` gives each person an id).
+
+    ``tiled``: run the model on overlapping square tiles of the frame, one person per tile
+    (:class:`~repsense.pose.backends.tiled.TiledPoseBackend`); it finds three or more people side
+    by side, which one pass over the whole frame does not, at a cost that grows with the frame's
+    width. None (default): tiles from three people on."""
+    if backend is None and (tiled or (tiled is None and max_people >= 3)):
+        from repsense.pose.backends.tiled import TiledPoseBackend
+
+        with quiet_native_stderr():
+            tiles = TiledPoseBackend(model, max_people)
+        try:
+            return extract_people(path, max_people, tiles, start_s=start_s, end_s=end_s,
+                                  max_fps=max_fps, progress=progress)
+        finally:
+            with quiet_native_stderr():
+                tiles.close()
     frames: list[list[np.ndarray]] = []
     stamps: list[int] = []
 
