@@ -194,3 +194,33 @@ def test_three_people_in_a_row(tmp_path_factory):
     assert sorted(by_strip) == [0, 1, 2]
     for strip, people in by_strip.items():
         assert abs(people[0].analysis.report.total_reps - truth[strip]) <= 1
+
+
+@pytest.mark.slow
+def test_annotated_video_draws_each_person_in_their_colour(tmp_path_factory, tmp_path):
+    import cv2
+
+    from bench.people_videos import build
+    from repsense.sinks.annotate import person_colour, write_annotated_people
+
+    spec, rec, cuts, _ = _real("two", tmp_path_factory)
+    people = analyze_people(rec, 2)
+    out = tmp_path / "two.mp4"
+    n = write_annotated_people(build(spec), people, out, max_fps=15.0)
+    assert n == len(rec)
+    cap = cv2.VideoCapture(str(out))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, n // 2)
+    ok, frame = cap.read()
+    cap.release()
+    assert ok
+    w = frame.shape[1]
+    strip = _people_by_strip(rec, spec, cuts)
+    for p in people:
+        colour = np.array(person_colour(p.person), int)
+        near = np.abs(frame.astype(int) - colour).sum(axis=2) < 60
+        xs = np.nonzero(near.any(axis=0))[0] / w
+        # the person's colour is drawn, and inside their own strip
+        (k,) = [k for k, ps in strip.items() if ps[0].person == p.person]
+        lo, hi = ([0.0] + cuts)[k], (cuts + [1.0])[k]
+        inside = ((xs >= lo) & (xs <= hi)).mean()
+        assert near.sum() > 200 and inside > 0.9, (p.person, near.sum(), inside)
