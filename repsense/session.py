@@ -310,13 +310,13 @@ class PeopleSession:
     ``feed(poses, timestamp_ms)`` takes every pose the model found in a frame (no identity, any
     order); the identity tracker (:class:`repsense.pose.people.PeopleTracker`) says whose each is,
     and every person's session gets their pose, or a missing pose while they are out of view.
-    ``sinks(person_id)`` gives the sinks of a new person's session; ``session_kwargs`` go to each
-    Session (exercise, aspect, keep_trace, record, ...).
+    ``sinks(person_id, session)`` gives the sinks of a new person's session; ``session_kwargs`` go
+    to each Session (keep_trace, record, image_size, ...).
     """
 
     def __init__(self, max_people: int, exercise: str = "auto", *, aspect: float = 1.0,
                  source: str = "", frame_rate: float = 15.0,
-                 sinks: Callable[[int], Iterable[EventSink]] | None = None,
+                 sinks: Callable[[int, Session], Iterable[EventSink]] | None = None,
                  tracker: PeopleTracker | None = None, **session_kwargs: Any) -> None:
         from repsense.pose.people import PeopleTracker
 
@@ -332,18 +332,34 @@ class PeopleSession:
         self.last_ms: dict[int, int] = {}
         self.frames = 0
         self.person_frames = 0      # frames in which anyone was seen
+        self.ended = False
+        self._last_t: int | None = None
 
     def feed(self, poses: Sequence[np.ndarray], timestamp_ms: int) -> dict[int, list[Event]]:
         """Run one frame's poses through the tracker and every person's session; returns each
-        person's events of this frame (only people with events)."""
+        person's events of this frame (only people with events).
+
+        Raises InputError for a pose of the wrong shape or a time that does not increase; nothing
+        changes then."""
         t = int(timestamp_ms)
-        seen = self.tracker.update([validate_pose(np.asarray(p, np.float32)) for p in poses], t)
+        if self.ended:
+            raise InputError("the session has ended")
+        if self._last_t is not None and t <= self._last_t:
+            raise InputError(f"timestamps must increase: got {t} ms after {self._last_t} ms")
+        try:
+            poses = [validate_pose(np.asarray(p, np.float32)) for p in poses]
+        except ValueError as exc:
+            raise InputError(f"pose rejected: {exc}") from None
+        self._last_t = t
+        seen = self.tracker.update(poses, t)
         for pid in sorted(seen):
             if pid not in self.sessions:
                 source = f"{self.source}#person{pid}" if self.source else f"person {pid}"
-                self.sessions[pid] = Session(
-                    self.exercise, aspect=self.aspect, source=source,
-                    sinks=self._sinks(pid) if self._sinks is not None else (), **self._kwargs)
+                session = Session(self.exercise, aspect=self.aspect, source=source,
+                                  **self._kwargs)
+                if self._sinks is not None:
+                    session.sinks.extend(self._sinks(pid, session))
+                self.sessions[pid] = session
                 self.first_ms[pid] = t
             self.last_ms[pid] = t
         self.frames += 1
@@ -355,7 +371,13 @@ class PeopleSession:
                 out[pid] = events
         return out
 
+    @property
+    def last_t(self) -> int | None:
+        """The time of the last frame fed (ms)."""
+        return self._last_t
+
     def finish(self) -> dict[int, list[Event]]:
+        self.ended = True
         return {pid: s.finish() for pid, s in self.sessions.items()}
 
     def states(self) -> dict[int, FrameState]:

@@ -224,3 +224,59 @@ def test_annotated_video_draws_each_person_in_their_colour(tmp_path_factory, tmp
         lo, hi = ([0.0] + cuts)[k], (cuts + [1.0])[k]
         inside = ((xs >= lo) & (xs <= hi)).mean()
         assert near.sum() > 200 and inside > 0.9, (p.person, near.sum(), inside)
+
+
+# --- the page's protocol: several people in one live session, each stored under their name ---
+
+def _people_messages(n_frames: int = 250):  # type: ignore[no-untyped-def]
+    frames, _, times = two_people(n_frames)
+    return [{"type": "pose", "t": float(t), "seq": i,
+             "people": [np.nan_to_num(p, nan=0.0).tolist() for p in f]}
+            for i, (f, t) in enumerate(zip(frames, times))]
+
+
+def test_live_session_with_two_people_counts_each_and_stores_each_under_their_name(tmp_path):
+    from repsense.app.history import History
+    from repsense.app.live import SessionManager
+    from repsense.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    history = History(store, None)
+    manager = SessionManager([history.live_sink])
+    live, started = manager.start({"type": "start", "exercise": "squat", "people": 2,
+                                   "width": 1280, "height": 720})
+    assert started["max_people"] == 2 and started["people"] == []
+    last = None
+    for i, msg in enumerate(_people_messages()):
+        (last,) = live.handle(msg)
+        if i == 20:
+            (named,) = live.handle({"type": "name", "person": 1, "profile": "Ana"})
+            assert named == {"type": "named", "person": 1, "profile": "Ana"}
+    assert [p["person"] for p in last["people"]] == [1, 2]
+    assert all(p["state"]["total_reps"] >= 3 for p in last["people"])
+    (ended,) = live.handle({"type": "end"})
+    assert [p["profile"] for p in ended["people"]] == ["Ana", None]
+    assert all(p["summary"]["total_reps"] >= 3 for p in ended["people"])
+    stored = {s["profile"]: s for s in store.list_sessions()}
+    assert set(stored) == {"Ana", "default"}      # the unnamed person: the page's profile
+    assert stored["Ana"]["total_reps"] == ended["people"][0]["summary"]["total_reps"]
+    store.close()
+
+
+def test_live_people_protocol_errors():
+    from repsense.app.live import ProtocolError, SessionManager
+
+    manager = SessionManager()
+    with pytest.raises(ProtocolError):
+        manager.start({"type": "start", "people": 7})
+    with pytest.raises(ProtocolError):
+        manager.start({"type": "start", "people": 2, "mode": "frames"})
+    live, _ = manager.start({"type": "start", "people": 2})
+    with pytest.raises(ProtocolError):
+        live.handle({"type": "pose", "t": 0, "people": "nobody"})
+    with pytest.raises(ProtocolError):
+        live.handle({"type": "name", "person": 9, "profile": "Ana"})
+    (frame,) = live.handle({"type": "pose", "t": 0, "people": []})
+    assert frame["people"] == []
+    with pytest.raises(ProtocolError):
+        live.handle({"type": "pose", "t": 0, "people": []})     # time must move on

@@ -24,7 +24,7 @@ from repsense.errors import InputError
 from repsense.plans import Guide, Plan, parse_plan
 from repsense.imu.browser import MotionResampler, parse_rows
 from repsense.pose import missing_pose
-from repsense.session import EventSink, Session
+from repsense.session import EventSink, PeopleSession, Session
 from repsense.sinks.words import phase_words
 from repsense.sources.landmarks import pose_from_json, time_from_json
 
@@ -37,6 +37,7 @@ MAX_MOTION = 30000              # raw sensor rows in one `motion` message (5 min
 DETACHED_TTL_S = 600.0          # a session nobody is connected to ends after this
 KEEP_ENDED = 200                # ended sessions kept in memory for the API
 PROFILE_NAME = re.compile(r"[\w .-]{1,64}")
+MAX_PEOPLE = 6                  # people one page follows ("people" of a start message)
 
 
 class ProtocolError(Exception):
@@ -74,6 +75,28 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     return d
 
 
+def parse_people(value: Any) -> list[np.ndarray]:
+    """The poses of one frame with several people: a list of landmark lists (empty: nobody)."""
+    if not isinstance(value, list):
+        raise ProtocolError("bad_pose", "'people' must be a list of poses (landmark lists)")
+    if len(value) > MAX_PEOPLE:
+        raise ProtocolError("bad_pose", f"at most {MAX_PEOPLE} poses in a frame")
+    return [parse_landmarks(v) for v in value]
+
+
+def state_of(session: Session, confidence: float | None = None) -> dict[str, Any]:
+    """What the page shows of a session after a frame."""
+    st = session.state()
+    counter = getattr(session.tracker, "counter", None)
+    spec = getattr(counter, "spec", None)
+    joints = fault_landmarks(spec, st.faults) if spec is not None else []
+    return {"exercise": st.exercise, "confidence": confidence,
+            "phase": st.phase, "phase_words": phase_words(st.exercise, st.phase),
+            "count": st.count,
+            "total_reps": st.total_reps, "faults": list(st.faults),
+            "fault_joints": joints, "person": st.person, "kind": session.kind}
+
+
 def summary_of(session: Session) -> dict[str, Any]:
     """The session's report as JSON, with time under tension and duration."""
     doc = session.report().to_dict()
@@ -109,6 +132,9 @@ class LiveSession:
     confidence: float | None = None     # of the exercise being counted (auto: the recogniser's)
     motion: MotionResampler | None = None   # sensors: raw browser rows -> 10 Hz model samples
     last_pose_ms: int | None = None
+    # several people (start with "people": N > 1): one session per person; ``session`` then only
+    # names the camera's session (its id, its end) and is fed nothing
+    people: PeopleSession | None = None
 
     @property
     def id(self) -> str:
@@ -122,25 +148,91 @@ class LiveSession:
             d["plan"] = plan_json(self.session.guide.plan)
             d["guide"] = self.session.guide.state()
             d["prompts"] = self.session.take_prompts()
+        if self.people is not None:
+            d["max_people"] = self.people.max_people
+            d["people"] = self.people_json()
         return d
 
     def state(self) -> dict[str, Any]:
-        st = self.session.state()
-        counter = getattr(self.session.tracker, "counter", None)
-        spec = getattr(counter, "spec", None)
-        joints = fault_landmarks(spec, st.faults) if spec is not None else []
-        doc = {"exercise": st.exercise, "confidence": self.confidence,
-               "phase": st.phase, "phase_words": phase_words(st.exercise, st.phase),
-               "count": st.count,
-               "total_reps": st.total_reps, "faults": list(st.faults),
-               "fault_joints": joints, "person": st.person, "kind": self.session.kind}
-        return doc
+        return state_of(self.session, self.confidence)
 
     def sensor(self) -> dict[str, Any]:
         """How the motion stream is going (sensors and paired sessions)."""
         m = self.motion
         return {"events": m.events if m else 0, "dropped": m.dropped if m else 0,
                 "steps": getattr(self.session.tracker, "steps", None)}
+
+    def finish(self) -> None:
+        """End the session (and every person's)."""
+        if self.people is not None:
+            self.people.finish()
+        self.session.finish()
+
+    def people_json(self, events: dict[int, list[Event]] | None = None) -> list[dict[str, Any]]:
+        """Each person's id, name, state and (this frame's) events, in id order."""
+        assert self.people is not None
+        return [{"person": pid, "profile": s.profile, "state": state_of(s),
+                 "events": [_event_json(e) for e in (events or {}).get(pid, [])]}
+                for pid, s in sorted(self.people.sessions.items())]
+
+    def feed_people(self, t_client: float, poses: list[np.ndarray]) -> dict[int, list[Event]]:
+        """Feed one frame's poses (several people) at the client's time."""
+        assert self.people is not None
+        if self.origin_ms is None:
+            self.origin_ms = t_client
+        t = int(round(t_client - self.origin_ms))
+        last = self.people.last_t
+        if t < 0 or (last is not None and t <= last):
+            raise ProtocolError("bad_time", f"time went backwards or repeated: t={t_client:.0f} "
+                                f"is not after the last pose")
+        try:
+            return self.people.feed(poses, t)
+        except InputError as exc:
+            raise ProtocolError("bad_pose", str(exc)) from None
+
+    def _people_frame(self, seq: Any, t: float, events: dict[int, list[Event]],
+                      t0: float) -> dict[str, Any]:
+        frame = self._frame(seq, t, [], t0)
+        frame["people"] = self.people_json(events)
+        return frame
+
+    def _handle_people(self, kind: str, msg: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The messages that differ with several people; None: handled as for one."""
+        assert self.people is not None
+        if kind == "pose":
+            t0 = time.perf_counter()
+            poses = parse_people(msg.get("people"))
+            t = _time(msg.get("t"))
+            with self.lock:
+                events = self.feed_people(t, poses)
+                return [self._people_frame(msg.get("seq"), t, events, t0)]
+        if kind == "poses":
+            raise ProtocolError("bad_message", "with several people send one 'pose' a frame")
+        if kind == "name":
+            person, profile = msg.get("person"), msg.get("profile")
+            if not isinstance(profile, str) or not PROFILE_NAME.fullmatch(profile):
+                raise ProtocolError("bad_message", "profile must be a name of 1-64 letters, "
+                                    "digits, spaces, '.', '_' or '-'")
+            with self.lock:
+                session = self.people.sessions.get(person) if isinstance(person, int) else None
+                if session is None:
+                    raise ProtocolError("bad_message", f"no person {person!r} in this session")
+                session.profile = profile
+                for sink in session.sinks:
+                    rename = getattr(sink, "set_profile", None)
+                    if rename is not None:
+                        rename(profile)
+                return [{"type": "named", "person": person, "profile": profile}]
+        if kind == "end":
+            with self.lock:
+                ended = self.people.finish()
+                self.session.finish()
+                return [{"type": "ended", "session": self.id, "state": self.state(),
+                         "events": [], "summary": summary_of(self.session),
+                         "people": [{**p, "events": [_event_json(e) for e in ended[p["person"]]],
+                                     "summary": summary_of(self.people.sessions[p["person"]])}
+                                    for p in self.people_json()]}]
+        return None
 
     def feed(self, t_client: float, pose: np.ndarray) -> list[Event]:
         """Feed one pose at the client's time; errors leave the session as it was."""
@@ -190,8 +282,12 @@ class LiveSession:
         kind = msg["type"]
         if kind == "ping":
             return [{"type": "pong"}]
-        if self.session.ended and kind in ("pose", "poses", "record", "motion"):
+        if self.session.ended and kind in ("pose", "poses", "record", "motion", "name"):
             raise ProtocolError("ended", f"session {self.id} has ended; start a new one")
+        if self.people is not None:
+            answer = self._handle_people(kind, msg)
+            if answer is not None:
+                return answer
         if kind == "pose":
             t0 = time.perf_counter()
             pose = parse_landmarks(msg.get("landmarks"))
@@ -381,14 +477,25 @@ class SessionManager:
                                     or not PROFILE_NAME.fullmatch(profile)):
             raise ProtocolError("bad_message", "profile must be a name of 1-64 letters, digits, "
                                 "spaces, '.', '_' or '-'")
+        n_people = msg.get("people", 1)
+        if not isinstance(n_people, int) or isinstance(n_people, bool) \
+                or not 1 <= n_people <= MAX_PEOPLE:
+            raise ProtocolError("bad_message", f"people must be 1 to {MAX_PEOPLE}")
+        if n_people > 1 and mode != "landmarks":
+            raise ProtocolError("bad_message", "several people need the page's pose model "
+                                "(mode 'landmarks')")
         guide = self._guide(msg, profile)
         if guide is not None and mode == "sensors":
             raise ProtocolError("bad_message", "a plan is followed with the camera: a sensors "
                                 "session counts without one")
+        if n_people > 1 and guide is not None:
+            raise ProtocolError("bad_message", "a workout plan follows one person: start with "
+                                "people 1 to follow a plan")
+        aspect = size[0] / size[1] if size else 1.0
         try:
             engine = self._sensor_engine() if mode == "sensors" else None
-            session = Session(exercise, aspect=size[0] / size[1] if size else 1.0,
-                              source=str(source)[:200], image_size=size, engine=engine,
+            session = Session(exercise, aspect=aspect, source=str(source)[:200], image_size=size,
+                              engine=engine,
                               guide=guide)
         except InputError as exc:
             raise ProtocolError("bad_message", str(exc)) from None
@@ -398,16 +505,15 @@ class SessionManager:
         session.demo = msg.get("demo") is True
         # the model before the sinks: a model that fails to load leaves nothing half-started
         estimator = self._estimator() if mode == "frames" else None
-        for factory in self.sink_factories:
-            try:
-                sink = factory(session)
-            except Exception:  # noqa: BLE001 - a sink that cannot start must not stop the session
-                log.exception("could not attach a sink to session %s", session.id)
-                continue
-            if sink is not None:          # None: this sink is not for this session
-                session.sinks.append(sink)
+        people = None
+        if n_people > 1:
+            people = PeopleSession(n_people, exercise, aspect=aspect, source=session.source,
+                                   sinks=self._person_sinks(profile), image_size=size)
+        else:
+            session.sinks.extend(self._sinks(session))
         live = LiveSession(session, mode=mode, attached=1, pose_estimator=estimator,
-                           motion=MotionResampler() if mode == "sensors" else None)
+                           motion=MotionResampler() if mode == "sensors" else None,
+                           people=people)
         with self._lock:
             self.live[session.id] = live
         return live, live.started(resumed=False)
@@ -462,6 +568,26 @@ class SessionManager:
                 raise ProtocolError("bad_message", str(exc)) from None
             live.motion = MotionResampler()
 
+    def _sinks(self, session: Session) -> list[EventSink]:
+        sinks = []
+        for factory in self.sink_factories:
+            try:
+                sink = factory(session)
+            except Exception:  # noqa: BLE001 - a sink that cannot start must not stop the session
+                log.exception("could not attach a sink to session %s", session.id)
+                continue
+            if sink is not None:          # None: this sink is not for this session
+                sinks.append(sink)
+        return sinks
+
+    def _person_sinks(self, profile: str | None) -> Callable[[int, Session], list[EventSink]]:
+        """Sinks of each person's session (stored under the page's profile until named)."""
+        def make(person: int, session: Session) -> list[EventSink]:
+            session.profile = profile
+            return self._sinks(session)
+
+        return make
+
     def _estimator(self) -> Callable[[bytes, int], np.ndarray | None]:
         if self.pose_estimator_factory is None:
             raise ProtocolError("pose_failed", "this server cannot run the pose model")
@@ -487,7 +613,7 @@ class SessionManager:
                                          and now - lv.detached_at > DETACHED_TTL_S)]
         for lv in stale:
             with lv.lock:
-                lv.session.finish()
+                lv.finish()
             self._retire(lv)
         return len(stale)
 
@@ -495,7 +621,7 @@ class SessionManager:
         """End every session (server shutdown): what was counted reaches the sinks."""
         for lv in list(self.live.values()):
             with lv.lock:
-                lv.session.finish()
+                lv.finish()
             self._retire(lv)
 
     def get(self, session_id: str) -> Session | None:

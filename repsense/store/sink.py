@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, update
@@ -37,6 +38,11 @@ _CLOSE = object()
 
 def _num(v: float | None) -> float | None:
     return None if v is None or not math.isfinite(v) else float(v)
+
+
+@dataclass(frozen=True)
+class _Profile:
+    name: str
 
 
 class StoreSink:
@@ -82,6 +88,11 @@ class StoreSink:
             raise RuntimeError(f"history store writer failed: {self.error}")
         self._queue.put(list(events))
 
+    def set_profile(self, profile: str) -> None:
+        """Store the session under ``profile`` (a person named on the page after it started)."""
+        self.profile = profile
+        self._queue.put(_Profile(profile))
+
     def close(self) -> None:
         """Write what is queued, mark the session ended, stop the writer (waits for it)."""
         if self.closed:
@@ -111,6 +122,13 @@ class StoreSink:
                 while item is not None:
                     if item is _CLOSE:
                         done = True
+                        break
+                    if isinstance(item, _Profile):
+                        with self.store.engine.begin() as conn:
+                            Store.ensure_profile(conn, item.name)
+                            conn.execute(S.sessions.update().where(
+                                S.sessions.c.id == self.session_id).values(profile=item.name))
+                        item = None
                         break
                     batch.extend(item)
                     left = deadline - time.monotonic()
