@@ -84,3 +84,38 @@ def test_gym_page_shows_the_nodes_live(gym_server: tuple[str, str]) -> None:
             rack.close()
         finally:
             browser.close()
+
+
+def test_a_node_that_follows_several_people_shows_one_row_per_person(
+        gym_server: tuple[str, str]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, broker_url = gym_server
+    link = MqttLink(BrokerAddress.parse(broker_url, env={}), "page-test-class", outbox=Outbox(None),
+                    status_topic=Topics().status("class-1")).start()
+    assert link.wait_connected(10)
+    people = {pid: EventPublisher(link, "class-1", f"p{pid}", person=pid) for pid in (1, 2)}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 600})
+            page.goto(f"{base}/gym")
+            expect(page.get_by_test_id("connection")).to_have_text("live", timeout=15000)
+            for pid, exercise, reps in ((1, "squat", 3), (2, "push_up", 2)):
+                people[pid].emit([ExerciseDetected(10, exercise=exercise)] + [
+                    RepCompleted(1000 * i, exercise=exercise, count=i, start_ms=1000 * i - 900,
+                                 end_ms=1000 * i, bottom_ms=1000 * i - 400, concentric_s=0.4,
+                                 eccentric_s=0.5, rom_deg=95.0) for i in range(1, reps + 1)])
+            card = page.locator('[data-node="class-1"]')
+            rows = card.get_by_test_id("person-row")
+            expect(rows).to_have_count(2, timeout=15000)
+            expect(rows.nth(0)).to_have_text("person 1 squat: 3 reps", timeout=15000)
+            expect(rows.nth(1)).to_have_text("person 2 push up: 2 reps", timeout=15000)
+            expect(card.locator('[data-field="total"]')).to_have_text(
+                "2 people, 5 reps this session")
+            shots = ROOT / "out" / "screenshots"
+            shots.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shots / "gym_people.png"))
+        finally:
+            browser.close()
+            link.close()

@@ -693,17 +693,23 @@ class Topics:
         return f"{self.prefix}/{node}/imu"
 
 
-def event_message(event: Event, node: str, session: str, seq: int) -> dict[str, Any]:
-    return {"id": f"{node}/{session}/{seq}", "node": node, "session": session, "seq": seq,
-            **event.to_dict()}
+def event_message(event: Event, node: str, session: str, seq: int,
+                  person: int | None = None) -> dict[str, Any]:
+    """An event's message; ``person``: whose it is when the node follows several people."""
+    doc = {"id": f"{node}/{session}/{seq}", "node": node, "session": session, "seq": seq}
+    if person is not None:
+        doc["person"] = person
+    return {**doc, **event.to_dict()}
 
 
 class EventPublisher:
     """An ``EventSink``: each event on ``<prefix>/<node>/events/<type>`` through the link's outbox,
-    numbered 1, 2, ... within the session. ``close`` closes the link when it owns it."""
+    numbered 1, 2, ... within the session. ``close`` closes the link when it owns it. ``person``:
+    the id of the person whose session this is, on a node that follows several (in every event)."""
 
     def __init__(self, link: MqttLink, node: str, session: str, *, topics: Topics | None = None,
-                 qos: int = 1, own_link: bool = False, drain_timeout_s: float = 10.0) -> None:
+                 qos: int = 1, own_link: bool = False, drain_timeout_s: float = 10.0,
+                 person: int | None = None) -> None:
         self.link = link
         self.node = check_node_id(node)
         if not SESSION_RE.match(session):
@@ -714,12 +720,14 @@ class EventPublisher:
         self.own_link = own_link
         self.drain_timeout_s = drain_timeout_s
         self.seq = 0
+        self.person = person
         self.delivered: bool | None = None
 
     def emit(self, events: Sequence[Event]) -> None:
         for ev in events:
             self.seq += 1
-            body = dumps(event_message(ev, self.node, self.session, self.seq)).encode()
+            body = dumps(event_message(ev, self.node, self.session, self.seq,
+                                       self.person)).encode()
             self.link.send(self.topics.events(self.node, ev.type), body, qos=self.qos)
 
     def close(self) -> None:

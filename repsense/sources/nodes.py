@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from repsense.errors import InputError
@@ -50,9 +50,52 @@ class NodeView:
     engine: str = "node"        # "server" when the hub runs the engine on the node's pose stream
     last_seen: float = 0.0      # wall-clock time of the last message (s)
     gone: bool = False          # its retained status was cleared: no longer a station
+    # a node that follows several people: one row each, by id (events that carry "person")
+    people: list[PersonView] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def person(self, person: int) -> PersonView:
+        for row in self.people:
+            if row.person == person:
+                return row
+        row = PersonView(person)
+        self.people.append(row)
+        self.people.sort(key=lambda r: r.person)
+        return row
+
+
+@dataclass
+class PersonView:
+    """One person's row of a node that follows several people."""
+
+    person: int
+    session: str = ""
+    exercise: str = ""
+    count: int = 0
+    total_reps: int = 0
+    last_cue: str = ""
+    hold_s: float | None = None
+
+
+def _apply(view: NodeView | PersonView, kind: str, doc: dict[str, Any]) -> None:
+    """One event into what a node's card (or one person's row of it) shows."""
+    ex = doc.get("exercise")
+    if isinstance(ex, str) and ex:
+        view.exercise = ex[:40]
+    if kind == "RepCompleted":
+        view.count = int(doc.get("count") or 0)
+        view.total_reps += 1
+    elif kind == "FormWarning":
+        view.last_cue = str(doc.get("message") or "")[:200]
+    elif kind == "HoldUpdated":
+        held = doc.get("held_s")
+        view.hold_s = float(held) if isinstance(held, (int, float)) else None
+    elif kind == "SessionEnded":
+        total = doc.get("total_reps")
+        if isinstance(total, int):
+            view.total_reps = total
 
 
 class _ServerSession:
@@ -200,24 +243,19 @@ class BrokerHub:
         self.events += 1
         view = self._view(node)
         view.online = True
+        person = doc.get("person")
+        if isinstance(person, int) and not isinstance(person, bool) and 0 < person < 1000:
+            row = view.person(person)
+            if doc["session"] != row.session:
+                row.session = doc["session"]
+                row.count, row.total_reps, row.hold_s, row.last_cue = 0, 0, None, ""
+            _apply(row, kind, doc)
+            self._changed(view)
+            return
         if doc["session"] != view.session:
             view.session = doc["session"]
             view.count, view.total_reps, view.hold_s, view.last_cue = 0, 0, None, ""
-        ex = doc.get("exercise")
-        if isinstance(ex, str) and ex:
-            view.exercise = ex[:40]
-        if kind == "RepCompleted":
-            view.count = int(doc.get("count") or 0)
-            view.total_reps += 1
-        elif kind == "FormWarning":
-            view.last_cue = str(doc.get("message") or "")[:200]
-        elif kind == "HoldUpdated":
-            held = doc.get("held_s")
-            view.hold_s = float(held) if isinstance(held, (int, float)) else None
-        elif kind == "SessionEnded":
-            total = doc.get("total_reps")
-            if isinstance(total, int):
-                view.total_reps = total
+        _apply(view, kind, doc)
         self._changed(view)
 
     def _pose(self, node: str, payload: bytes) -> None:

@@ -2,8 +2,10 @@
 // (docs/mqtt.md says why not MQTT over WebSockets from the page).
 // Server -> page: {type: "nodes", broker, nodes: [view...]} on connect (and after falling behind),
 // then {type: "node", node: view} per change. view: {node, online, exercise, count, total_reps,
-// last_cue, hold_s, session, engine, last_seen, gone}; a node that is gone (a browser session that
-// ended) loses its card.
+// last_cue, hold_s, session, engine, last_seen, gone, people}; a node that is gone (a browser
+// session that ended) loses its card. A node that follows several people sends their events with
+// a person id: `people` then has one row each {person, exercise, count, total_reps, last_cue,
+// hold_s}, shown as one line per person in the station's card.
 
 const grid = document.getElementById("nodes");
 const empty = document.getElementById("empty");
@@ -56,11 +58,40 @@ function render(view) {
   field(el, "total").textContent = `${view.total_reps} rep${view.total_reps === 1 ? "" : "s"} this session`;
   field(el, "engine").textContent = view.engine === "server" ? "counted on the server" : "";
   field(el, "seen").textContent = view.last_seen ? `seen ${ago(view.last_seen)}` : "";
+  const people = view.people || [];
+  renderPeople(field(el, "people"), people);
+  // a station that follows several people shows their lines instead of one count
+  field(el, "count").parentElement.hidden = people.length > 0;
+  field(el, "exercise").hidden = people.length > 0;
+  field(el, "cue").hidden = people.length > 0 && !view.last_cue;
+  if (people.length) {
+    const total = people.reduce((n, p) => n + p.total_reps, 0);
+    field(el, "total").textContent = `${people.length} people, ${total} reps this session`;
+  }
   if (bumped) {
     el.classList.add("g-bump");
     setTimeout(() => el.classList.remove("g-bump"), 600);
   }
   empty.hidden = cards.size > 0;
+}
+
+function renderPeople(list, people) {
+  list.hidden = people.length === 0;
+  list.replaceChildren(...people.map((p) => {
+    const row = document.createElement("li");
+    row.className = "g-person";
+    row.setAttribute("data-testid", "person-row");
+    row.dataset.person = String(p.person);
+    const hold = p.hold_s !== null && p.hold_s !== undefined;
+    const what = (p.exercise || "waiting").replaceAll("_", " ");
+    const count = hold ? `${Math.round(p.hold_s)} s held` : `${p.count} ${p.count === 1 ? "rep" : "reps"}`;
+    const name = document.createElement("b");
+    name.textContent = `person ${p.person}`;
+    const text = document.createElement("span");
+    text.textContent = ` ${what}: ${count}${p.last_cue ? ` — ${p.last_cue}` : ""}`;
+    row.append(name, text);
+    return row;
+  }));
 }
 
 function replaceAll(nodes) {
