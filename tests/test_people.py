@@ -280,3 +280,18 @@ def test_live_people_protocol_errors():
     assert frame["people"] == []
     with pytest.raises(ProtocolError):
         live.handle({"type": "pose", "t": 0, "people": []})     # time must move on
+
+
+def test_a_camera_source_gives_every_pose_of_a_saved_several_people_recording(tmp_path):
+    from repsense.sources.camera import open_camera
+
+    frames, _, times = two_people(40)
+    PeopleRecording.from_frames(frames, times, (1280, 720)).save(tmp_path / "class.npz")
+    source = open_camera(str(tmp_path / "class.npz"))
+    assert source.kind == "recording" and source.image_size == (1280, 720)
+    got = list(source.people(2, speed=0))
+    assert [len(f) for f, _ in got] == [2] * 40 and [t for _, t in got] == times
+    people = PeopleSession(2, "squat", frame_rate=15.0)
+    for poses, t in got:
+        people.feed(poses, t)
+    assert sorted(people.sessions) == [1, 2]

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -69,6 +70,42 @@ class CameraSource:
             backend.close()  # type: ignore[attr-defined]
 
 
+    def people(self, max_people: int, *, model: str = "full", max_fps: float | None = None,
+               speed: float = 1.0, stop: threading.Event | None = None
+               ) -> Iterator[tuple[list[np.ndarray], int]]:
+        """Every pose of each frame (several people, no identity yet) until the source ends or
+        ``stop`` is set; a recording saved with several people gives its frames as saved."""
+        stop = stop or threading.Event()
+        if self.kind == "recording":
+            from repsense.pose.people import PeopleRecording
+
+            rec = PeopleRecording.load(self.spec)
+            frames = ((int(t), i) for i, t in enumerate(rec.timestamp_ms))
+            for t, i in _paced(frames, speed, stop):  # type: ignore[arg-type]
+                yield rec.frame(int(i)), t  # type: ignore[call-overload]
+            return
+        import cv2
+
+        from repsense.sources.video import DEFAULT_POSE_FPS
+
+        fps_cap = DEFAULT_POSE_FPS if max_fps is None else max_fps
+        if max_people >= 3:
+            from repsense.pose.backends.tiled import TiledPoseBackend
+
+            backend: Any = TiledPoseBackend(model, max_people)
+        else:
+            from repsense.pose.backends import create_backend
+
+            backend = create_backend(model, max_people)
+        try:
+            frames = _paced(_video_frames(self.spec, fps_cap), speed, stop) \
+                if self.kind == "video" else _live_frames(self, fps_cap, stop)
+            for t, bgr in frames:
+                yield backend.estimate_all(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), t), t
+        finally:
+            backend.close()
+
+
 def open_camera(spec: str) -> CameraSource:
     """``0`` (device index), a stream URL, a video file or a pose recording (``.npz``)."""
     text = str(spec).strip()
@@ -80,6 +117,15 @@ def open_camera(spec: str) -> CameraSource:
     if path.suffix.lower() == ".npz":
         if not path.is_file():
             raise InputError(f"{path}: no such file")
+        with np.load(path, allow_pickle=False) as data:
+            several = "people" in data.files
+        if several:   # several people's poses (analyze --people N --save-pose)
+            from repsense.pose.people import PeopleRecording
+
+            people = PeopleRecording.load(path)
+            fps = 1000.0 * (len(people) - 1) / float(np.ptp(people.timestamp_ms)) \
+                if len(people) > 1 else 0.0
+            return CameraSource(text, "recording", people.image_size, people.source_fps or fps)
         rec = PoseRecording.load(path)
         return CameraSource(text, "recording", rec.image_size, rec.source_fps or rec.fps)
     from repsense.sources.video import probe
