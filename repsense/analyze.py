@@ -51,6 +51,8 @@ class InputResult:
     text: str = ""
     notes: list[str] = field(default_factory=list)     # "annotated video: ..." lines
     events: list[Event] = field(default_factory=list)
+    # several people (--people N > 1): each person's events by id (``events`` has them all)
+    people_events: dict[int, list[Event]] | None = None
 
     @property
     def ok(self) -> bool:
@@ -219,7 +221,8 @@ def _analyze_people(opts: AnalyzeOptions, path: pathlib.Path,
         people=[PersonReport(p.person, round(p.first_s, 3), round(p.last_s, 3), p.analysis.report)
                 for p in people])
     events = [e for p in people for e in p.analysis.events]
-    return InputResult(str(path), report, format_text(report), notes, events)
+    return InputResult(str(path), report, format_text(report), notes, events,
+                       {p.person: p.analysis.events for p in people})
 
 
 __all__ = ["AnalyzeOptions", "InputResult", "analyze_input", "output_for", "require_person"]

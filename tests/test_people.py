@@ -295,3 +295,35 @@ def test_a_camera_source_gives_every_pose_of_a_saved_several_people_recording(tm
     for poses, t in got:
         people.feed(poses, t)
     assert sorted(people.sessions) == [1, 2]
+
+
+def test_cli_people_1_is_todays_report_and_people_2_lists_each(tmp_path):
+    from repsense.cli import main
+
+    assert main(["analyze", str(SAMPLE), "--json", str(tmp_path / "a.json")]) == 0
+    assert main(["analyze", str(SAMPLE), "--people", "1", "--json", str(tmp_path / "b.json")]) == 0
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    frames, _, times = two_people(250)
+    PeopleRecording.from_frames(frames, times, (1280, 720)).save(tmp_path / "two.npz")
+    assert main(["analyze", str(tmp_path / "two.npz"), "--people", "2", "--exercise", "squat",
+                 "--json", str(tmp_path / "c.json")]) == 0
+    doc = json.loads((tmp_path / "c.json").read_text())["inputs"][0]
+    assert [p["person"] for p in doc["people"]] == [1, 2]
+    assert all(p["total_reps"] >= 3 and p["exercises"][0]["name"] == "squat"
+               for p in doc["people"])
+    assert main(["analyze", str(tmp_path / "two.npz"), "--people", "2", "--plot", "x.png"]) == 2
+
+
+@pytest.mark.slow
+def test_cli_analyze_people_on_a_real_two_person_video(tmp_path_factory, tmp_path):
+    from bench.people_videos import build
+    from repsense.cli import main
+
+    spec, _, _, truth = _real("two", tmp_path_factory)
+    out = tmp_path / "two.json"
+    assert main(["analyze", str(build(spec)), "--people", "2", "--json", str(out),
+                 "--annotate", str(tmp_path / "two.mp4")]) == 0
+    doc = json.loads(out.read_text())["inputs"][0]
+    got = sorted(p["total_reps"] for p in doc["people"])
+    assert len(got) == 2 and all(abs(g - t) <= 1 for g, t in zip(got, sorted(truth))), got
+    assert (tmp_path / "two.mp4").stat().st_size > 10_000

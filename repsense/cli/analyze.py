@@ -45,6 +45,10 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--speak-wav", metavar="OUT.wav",
                    help="write the spoken counts and cues as a WAV track aligned with the input "
                         "(as long as the analysed span)")
+    p.add_argument("--people", type=_people, default=1, metavar="N",
+                   help="follow up to N people (1-6, default 1): each gets their own exercise, "
+                        "count, sets and cues, under 'people' in the JSON report; from 3 on the "
+                        "pose model runs on tiles of the frame (slower, docs/people.md)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="processes to use (default: the machine's cores): several inputs in "
                         "parallel, or one long video in chunks")
@@ -60,6 +64,18 @@ def add_parsers(sub: Any) -> None:
     verbose_option(p)
     p.set_defaults(func=cmd_analyze)
 
+
+
+def _people(text: str) -> int:
+    from repsense.pose.backends.mediapipe import MAX_POSES
+
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of people, got {text!r}") from None
+    if not 1 <= n <= MAX_POSES:
+        raise argparse.ArgumentTypeError(f"--people must be 1 to {MAX_POSES}, got {n}")
+    return n
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -85,6 +101,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.resume and not args.json_dir:
         err("--resume needs --json-dir (the reports it skips are read from there)")
         return 2
+    if args.people > 1:
+        for option, flag in ((args.plot, "--plot"), (args.speak_wav, "--speak-wav"),
+                             (args.speak, "--speak"), (getattr(args, "plan", None), "--plan")):
+            if option:
+                err(f"{flag} follows one person: leave it out with --people {args.people}")
+                return 2
     paths = expand_inputs(args.paths, args.recursive)
     human: TextIO = sys.stderr if args.json == "-" else sys.stdout
     if args.speak or args.speak_wav:
@@ -119,7 +141,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         save_pose=args.save_pose, speak_wav=args.speak_wav,
         set_rest_s=getattr(args, "set_rest", None), n_inputs=len(paths),
         pose_workers=workers if len(todo) == 1 and args.ray is None else 1,
-        verbose=bool(getattr(args, "verbose", False)), plan=plan)
+        verbose=bool(getattr(args, "verbose", False)), plan=plan, people=args.people)
     results: dict[int, InputResult] = {}
     shown = 0
     bar = _progress(len(todo)) if len(todo) > 1 else None
@@ -136,11 +158,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                     print(note, file=sys.stderr)
                 if result.ok:
                     print(result.text, file=human)
-                    for sink in analyze_options(args, result.path).get("sinks", []):
-                        if result.report.plan is not None:   # --plan: kept with the session
-                            sink.plan_result = lambda r=result.report.plan: r
-                        sink.emit(result.events)
-                        sink.close()
+                    runs = {None: result.events} if result.people_events is None else \
+                        result.people_events
+                    for person, events in runs.items():
+                        source = result.path if person is None else f"{result.path}#person{person}"
+                        for sink in analyze_options(args, source).get("sinks", []):
+                            if result.report.plan is not None:   # --plan: kept with the session
+                                sink.plan_result = lambda r=result.report.plan: r
+                            sink.emit(events)
+                            sink.close()
                     if args.speak:
                         _speak_paced(result.events, args.start or 0.0)
                 else:
