@@ -327,3 +327,36 @@ def test_cli_analyze_people_on_a_real_two_person_video(tmp_path_factory, tmp_pat
     got = sorted(p["total_reps"] for p in doc["people"])
     assert len(got) == 2 and all(abs(g - t) <= 1 for g, t in zip(got, sorted(truth))), got
     assert (tmp_path / "two.mp4").stat().st_size > 10_000
+
+
+def test_node_with_two_people_publishes_each_persons_events_with_their_id(tmp_path):
+    import subprocess
+    import sys
+
+    pytest.importorskip("paho.mqtt.client")
+    from mqtt_brokers import ROOT, BrokerProcess, Collector, node_cmd
+
+    frames, _, times = two_people(250)
+    rec = tmp_path / "class.npz"
+    PeopleRecording.from_frames(frames, times, (1280, 720)).save(rec)
+    broker = BrokerProcess("embedded", tmp_path).start()
+    try:
+        events = Collector(broker.port)
+        node = subprocess.run(node_cmd(rec, broker.url, "class-1", tmp_path / "outbox.sqlite",
+                                       "--people", "2", "--exercise", "squat", "--speed", "0"),
+                              capture_output=True, text=True, timeout=300, cwd=ROOT)
+        assert node.returncode == 0, node.stderr
+        events.wait_for(lambda ev: sum(e["type"] == "SessionEnded" for e in ev) == 2, 30)
+        got = events.events()
+        events.close()
+    finally:
+        broker.stop()
+    by_person: dict[int, list] = {}
+    for e in got:
+        by_person.setdefault(e["person"], []).append(e)
+    assert sorted(by_person) == [1, 2]
+    for pid, evs in by_person.items():
+        assert len({e["session"] for e in evs}) == 1          # one session per person
+        reps = [e for e in evs if e["type"] == "RepCompleted"]
+        assert len(reps) >= 3 and [r["count"] for r in reps] == list(range(1, len(reps) + 1))
+    assert "person 1:" in node.stderr and "person 2:" in node.stderr

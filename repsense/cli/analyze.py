@@ -8,7 +8,8 @@ import sys
 import time
 from typing import Any, TextIO
 
-from repsense.cli.common import err, exercise_help, exercise_name, seconds, verbose_option
+from repsense.cli.common import (err, exercise_help, exercise_name, people_count, seconds,
+                                  verbose_option)
 from repsense.errors import RepsenseError
 from repsense.sinks.jsonio import write_json
 
@@ -45,7 +46,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--speak-wav", metavar="OUT.wav",
                    help="write the spoken counts and cues as a WAV track aligned with the input "
                         "(as long as the analysed span)")
-    p.add_argument("--people", type=_people, default=1, metavar="N",
+    p.add_argument("--people", type=people_count, default=1, metavar="N",
                    help="follow up to N people (1-6, default 1): each gets their own exercise, "
                         "count, sets and cues, under 'people' in the JSON report; from 3 on the "
                         "pose model runs on tiles of the frame (slower, docs/people.md)")
@@ -64,18 +65,6 @@ def add_parsers(sub: Any) -> None:
     verbose_option(p)
     p.set_defaults(func=cmd_analyze)
 
-
-
-def _people(text: str) -> int:
-    from repsense.pose.backends.mediapipe import MAX_POSES
-
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of people, got {text!r}") from None
-    if not 1 <= n <= MAX_POSES:
-        raise argparse.ArgumentTypeError(f"--people must be 1 to {MAX_POSES}, got {n}")
-    return n
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:

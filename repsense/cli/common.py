@@ -64,3 +64,16 @@ def stop_on_signals() -> Iterator[threading.Event]:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def people_count(text: str) -> int:
+    """``--people N``: how many people to follow, 1 to the pose backend's most."""
+    from repsense.pose.backends.mediapipe import MAX_POSES
+
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of people, got {text!r}") from None
+    if not 1 <= n <= MAX_POSES:
+        raise argparse.ArgumentTypeError(f"--people must be 1 to {MAX_POSES}, got {n}")
+    return n

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from repsense.cli.common import err, exercise_name, stop_on_signals
+from repsense.cli.common import err, exercise_name, people_count, stop_on_signals
 from repsense.engine.events import Event
 from repsense.errors import RepsenseError
 
@@ -113,6 +113,10 @@ def cmd_node(args: argparse.Namespace) -> int:
     except RepsenseError as exc:
         err(str(exc))
         return 2
+    people = getattr(args, "people", 1)
+    if people > 1 and (args.pose_only or args.publish_pose):
+        err(f"--people {people} counts on the node: leave out --pose-only and --publish-pose")
+        return 2
     left = len(outbox)
     link = MqttLink(broker.address, client_id, keepalive=args.keepalive, outbox=outbox,
                     status_topic=topics.status(node), say=err, serial_topics=[topics.estatus]).start()
@@ -121,6 +125,8 @@ def cmd_node(args: argparse.Namespace) -> int:
     sid = uuid.uuid4().hex[:12]
     pub = EventPublisher(link, node, sid, topics=topics, qos=args.qos)
     session = None
+    if people > 1:
+        return _node_people(args, people, node, source, link, topics, broker, outbox)
     estatus = None if args.no_estatus else EstatusPublisher(link, topics.estatus, qos=args.qos)
     if not args.pose_only:
         session = Session(args.exercise, aspect=source.aspect, source=args.camera,
@@ -170,6 +176,49 @@ def cmd_node(args: argparse.Namespace) -> int:
             broker.stop()
     if session is not None:
         print(f"{node}: {session.tracker.total_reps} reps", file=sys.stderr, flush=True)
+    return code
+
+
+def _node_people(args: argparse.Namespace, people: int, node: str, source: Any, link: Any,
+                 topics: Any, broker: _Broker, outbox: Any) -> int:
+    """``node --people N``: one session per person in view, each publishing its events with the
+    person's id (``repsense/<node>/events/<type>`` with ``"person": id``)."""
+    from repsense.session import PeopleSession
+    from repsense.sinks.mqtt import EventPublisher
+
+    def sinks(person: int, session: Any) -> list[Any]:
+        return [EventPublisher(link, node, session.id, topics=topics, qos=args.qos, person=person),
+                RepPrinter(f"{node}#{person}")]
+
+    room = PeopleSession(people, args.exercise, aspect=source.aspect, source=args.camera,
+                         frame_rate=args.max_fps or 15.0, sinks=sinks,
+                         image_size=source.image_size, source_fps=source.fps)
+    err(f"node {node}: {source.kind} {args.camera}, up to {people} people -> "
+        f"{topics.events(node)} on {broker.address.url}")
+    broker.watch(link.connected)
+    if not link.wait_connected(5.0):
+        err(f"broker {broker.address.url} not reachable yet; counting anyway: events wait in the "
+            "outbox until it is")
+    code = 0
+    with stop_on_signals() as stop:
+        try:
+            for poses, t in source.people(people, model=args.model, max_fps=args.max_fps,
+                                          speed=args.speed, stop=stop):
+                room.feed(poses, t)
+        except RepsenseError as exc:
+            err(str(exc))
+            code = 1
+        finally:
+            room.finish()
+            delivered = link.close(args.drain_timeout)
+            if not delivered:
+                err(f"{len(outbox)} message(s) not delivered; they stay in {outbox.path} and go "
+                    "first when the node starts again")
+                code = 1
+            broker.stop()
+    for pid, session in sorted(room.sessions.items()):
+        print(f"{node}: person {pid}: {session.tracker.total_reps} reps", file=sys.stderr,
+              flush=True)
     return code
 
 
@@ -284,6 +333,9 @@ def add_parsers(subparsers: Any) -> None:
     _broker_options(p)
     p.add_argument("--qos", type=int, choices=[0, 1, 2], default=1, help="QoS of the events (default 1)")
     p.add_argument("--publish-pose", action="store_true", help="also stream the landmarks on <prefix>/<node>/pose")
+    p.add_argument("--people", type=people_count, default=1, metavar="N",
+                   help="follow up to N people (1-6, default 1): one session each, their events "
+                        "carry the person's id")
     p.add_argument("--pose-only", action="store_true",
                    help="stream landmarks only (QoS 1, through the outbox) and let a server run the engine")
     p.add_argument("--no-estatus", action="store_true", help="do not publish the per-frame up/down class")
