@@ -334,6 +334,7 @@ class PeopleSession:
         self.person_frames = 0      # frames in which anyone was seen
         self.ended = False
         self._last_t: int | None = None
+        self.last_index: dict[int, int] = {}
 
     def feed(self, poses: Sequence[np.ndarray], timestamp_ms: int) -> dict[int, list[Event]]:
         """Run one frame's poses through the tracker and every person's session; returns each
@@ -352,6 +353,9 @@ class PeopleSession:
             raise InputError(f"pose rejected: {exc}") from None
         self._last_t = t
         seen = self.tracker.update(poses, t)
+        # which of this frame's poses is whose (for screens that colour each skeleton)
+        self.last_index = {pid: next(i for i, q in enumerate(poses) if q is pose)
+                           for pid, pose in seen.items()}
         for pid in sorted(seen):
             if pid not in self.sessions:
                 source = f"{self.source}#person{pid}" if self.source else f"person {pid}"

@@ -360,3 +360,33 @@ def test_node_with_two_people_publishes_each_persons_events_with_their_id(tmp_pa
         reps = [e for e in evs if e["type"] == "RepCompleted"]
         assert len(reps) >= 3 and [r["count"] for r in reps] == list(range(1, len(reps) + 1))
     assert "person 1:" in node.stderr and "person 2:" in node.stderr
+
+
+def test_sessions_of_people_who_appear_together_are_all_stored(tmp_path):
+    """Two people seen in the same frame start two stores at once, both for a profile the
+    database does not have yet: neither may fail."""
+    import threading
+
+    from repsense.engine.events import SessionEnded
+    from repsense.store import Store, StoreSink
+
+    store = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    for round_ in range(8):
+        go = threading.Barrier(3)
+        sinks: list = []
+
+        def start(k: int) -> None:
+            go.wait()
+            sinks.append(StoreSink(store, profile=f"class{round_}", keep_empty=True))
+
+        threads = [threading.Thread(target=start, args=(k,)) for k in range(3)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        for sink in sinks:
+            sink.emit([SessionEnded(1000, total_reps=0)])
+            sink.close()
+            assert sink.error is None, sink.error
+    assert len(store.list_sessions()) == 24
+    store.close()

@@ -171,7 +171,9 @@ class LiveSession:
     def people_json(self, events: dict[int, list[Event]] | None = None) -> list[dict[str, Any]]:
         """Each person's id, name, state and (this frame's) events, in id order."""
         assert self.people is not None
+        index = self.people.last_index
         return [{"person": pid, "profile": s.profile, "state": state_of(s),
+                 "pose": index.get(pid),   # which pose of the frame sent is theirs (None: unseen)
                  "events": [_event_json(e) for e in (events or {}).get(pid, [])]}
                 for pid, s in sorted(self.people.sessions.items())]
 
@@ -626,11 +628,21 @@ class SessionManager:
 
     def get(self, session_id: str) -> Session | None:
         lv = self.live.get(session_id)
-        return lv.session if lv is not None else self.ended.get(session_id)
+        if lv is not None:
+            return lv.session
+        if session_id in self.ended:
+            return self.ended[session_id]
+        return next((s for s in self._people_sessions() if s.id == session_id), None)
 
     def all(self) -> list[Session]:
-        sessions = [lv.session for lv in self.live.values()] + list(self.ended.values())
+        sessions = [lv.session for lv in self.live.values()] + list(self.ended.values()) + \
+            self._people_sessions()
         return sorted(sessions, key=lambda s: s.started_at, reverse=True)
+
+    def _people_sessions(self) -> list[Session]:
+        """Each person's session of the live sessions that follow several people."""
+        return [s for lv in list(self.live.values()) if lv.people is not None
+                for s in lv.people.sessions.values()]
 
     def _retire(self, live: LiveSession) -> None:
         with self._lock:

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import IntegrityError
 
 from repsense.errors import InputError, RepsenseError
 from repsense.store import schema as S
@@ -178,7 +179,13 @@ class Store:
     @staticmethod
     def ensure_profile(conn: Connection, name: str) -> None:
         if conn.execute(select(S.profiles.c.name).where(S.profiles.c.name == name)).first() is None:
-            conn.execute(S.profiles.insert().values(name=name, created_at=time.time()))
+            # Two sessions starting at once (several people in one camera) may both find the
+            # profile missing: the second insert then meets the first one's row, which is fine.
+            try:
+                with conn.begin_nested():
+                    conn.execute(S.profiles.insert().values(name=name, created_at=time.time()))
+            except IntegrityError:
+                pass
 
     def delete_session(self, session_id: str) -> bool:
         with self.engine.begin() as conn:

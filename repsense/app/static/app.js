@@ -7,7 +7,8 @@ import { setMuted, speak, unlockAudio } from './live/sound.js';
 import { updateButtons } from './live/buttons.js';
 import { closeSummary, readyHint, renderExercise, renderStatus, resetPanels } from './live/panels.js';
 import { connect, endSession, send } from './live/connection.js';
-import { listCameras, loadModel, openCamera } from './live/camera.js';
+import { listCameras, loadModel, openCamera, setNumPoses } from './live/camera.js';
+import { resetPeople } from './live/people.js';
 import { togglePlayback, toggleRecord } from './live/recording.js';
 import { startSession, toggleDemo } from './live/session.js';
 import { uploadVideo } from './live/upload.js';
@@ -25,6 +26,7 @@ el.play.addEventListener('click', togglePlayback);
 el.mute.addEventListener('click', () => { unlockAudio(); setMuted(!state.muted); });
 el.camera.addEventListener('change', () => openCamera(el.camera.value));
 el.exSelect.addEventListener('change', () => { renderExercise(); if (!state.session) readyHint(); });
+el.peopleSelect.addEventListener('change', () => { setNumPoses(); if (!state.session) resetPeople(); });
 el.clearWarnings.addEventListener('click', () => { state.warningsCount = 0; el.warnings.dataset.count = '0'; el.warnings.innerHTML = '<li class="empty">No warnings yet.</li>'; });
 el.summaryClose.addEventListener('click', closeSummary);
 el.summaryNew.addEventListener('click', () => { closeSummary(); resetPanels(); updateButtons(); });
@@ -86,6 +88,7 @@ async function main() {
   resetPanels();
   updateButtons();
   const resumeId = sessionStorage.getItem(STORE_KEY);
+  state.peopleMode = Number(el.peopleSelect.value) > 1;
   if (!resumeId) connect();   // the status pill and Start follow the connection from the start
   await Promise.all([loadCatalogue().then(setUpPlans), loadModel(), openCamera(null)]);
   if (resumeId) {

@@ -28,6 +28,10 @@ self.onmessage = async (e) => {
     }
     return;
   }
+  if (m.type === 'options' && landmarker) {
+    await landmarker.setOptions({ numPoses: Math.min(6, Math.max(1, m.numPoses | 0 || 1)) });
+    return;
+  }
   if (m.type === 'frame') {
     const t0 = performance.now();
     let landmarks = null;

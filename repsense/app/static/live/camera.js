@@ -6,6 +6,15 @@ import { redraw, sizeCanvas } from './drawing.js';
 import { updateButtons } from './buttons.js';
 import { addWarning } from './panels.js';
 import { sendPose } from './connection.js';
+import { peopleWanted } from './people.js';
+
+// The people setting changed: the model follows that many poses from the next frame on.
+export function setNumPoses() {
+  const numPoses = peopleWanted();
+  state.peopleMode = numPoses > 1;
+  if (state.worker) state.worker.postMessage({ type: 'options', numPoses });
+  else if (state.landmarker) state.landmarker.setOptions({ numPoses }).catch?.(() => {});
+}
 
 // MediaPipe's wasm (on the main thread with ?worker=0) writes its INFO lines ("Created TensorFlow
 // Lite XNNPACK delegate for CPU.") to stderr, which lands on console.error: they are not errors.
@@ -39,11 +48,12 @@ function processVideoFrame(metadata) {
       let result = null;
       try { result = state.landmarker.detectForVideo(v, capturedAt); } catch (err) { stats.errors.push(String(err)); }
       pushCapped(stats.inferMs, performance.now() - capturedAt, 2000);
-      const lm = result && result.landmarks && result.landmarks.length ? toRows(result.landmarks[0]) : null;
+      const people = result && result.landmarks ? result.landmarks.map(toRows) : [];
+      const lm = people.length ? people[0] : null;
       stats.poseFrames += 1; state.poseTimes.push(performance.now());
-      state.live = lm;
+      state.live = lm; state.livePoses = people;
       if (!lm) state.faultJoints = [];
-      if (sessionLive()) sendPose(t, lm, capturedAt);
+      if (sessionLive()) sendPose(t, lm, capturedAt, people);
       redraw();
     } else if (state.mode === 'frames' && sessionLive() && state.wsOpen && !state.session.resuming) {
       sendJpegFrame();
@@ -211,7 +221,7 @@ function loadWorker() {
     w.onerror = (e) => { e.preventDefault(); fail(e.message || 'the worker failed'); };
     w.postMessage({
       type: 'init', bundle: '/vendor/tasks-vision/vision_bundle.mjs', wasm: '/vendor/tasks-vision/wasm',
-      model: withToken(`/models/pose_landmarker_${MODEL}.task`),
+      model: withToken(`/models/pose_landmarker_${MODEL}.task`), numPoses: peopleWanted(),
     });
   });
 }
@@ -227,8 +237,9 @@ function onWorkerMessage(e) {
   pushCapped(stats.inferMs, m.inferMs, 2000);
   stats.poseFrames += 1; state.poseTimes.push(performance.now());
   state.live = m.landmarks;
+  state.livePoses = m.people || (m.landmarks ? [m.landmarks] : []);
   if (!m.landmarks) state.faultJoints = [];
-  if (sessionLive()) sendPose(job.t, m.landmarks, job.capturedAt);
+  if (sessionLive()) sendPose(job.t, m.landmarks, job.capturedAt, state.livePoses);
   redraw();
   submitToWorker();
 }
@@ -252,7 +263,7 @@ export async function loadModel() {
       const files = await vision.FilesetResolver.forVisionTasks('/vendor/tasks-vision/wasm');
       return vision.PoseLandmarker.createFromOptions(files, {
         baseOptions: { modelAssetPath: withToken(`/models/pose_landmarker_${MODEL}.task`), delegate: 'CPU' },
-        runningMode: 'VIDEO', numPoses: 1,
+        runningMode: 'VIDEO', numPoses: peopleWanted(),
       });
     })();
     state.landmarker = await Promise.race([load, timeout]);

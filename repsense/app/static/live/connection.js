@@ -5,6 +5,10 @@ import { redraw } from './drawing.js';
 import { updateButtons } from './buttons.js';
 import { applyState, onEvent, placement, resetPanels, restoreFromSummary, setForm, showSummary,
   syncFromSummary } from './panels.js';
+import { applyPeople, isPeopleSession, onNamed, peopleSummary, peopleWanted, resetPeople,
+  setNameSender } from './people.js';
+
+setNameSender((person, profile) => send({ type: 'name', person, profile }));
 
 function wsUrl() {
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
@@ -62,6 +66,15 @@ export function send(obj) {
 }
 
 function flushBuffer() {
+  if (isPeopleSession()) {            // several people: one frame a message (the server's rule)
+    while (state.buffer.length && state.wsOpen) {
+      const frame = state.buffer.shift();
+      state.unacked.push(frame);
+      send({ type: 'pose', ...frame });
+    }
+    stats.buffered = 0;
+    return;
+  }
   while (state.buffer.length && state.wsOpen) {
     const frames = state.buffer.splice(0, BATCH);
     const last = frames[frames.length - 1];
@@ -85,7 +98,9 @@ export function startMessage() {
     // whose session: ?profile= or the one picked on the history page (the server's default else)
     profile: new URLSearchParams(location.search).get('profile') || localStorage.getItem('repsense.profile') || undefined,
     // a guided workout: the plan picked and its targets (plans.js)
-    ...(!demo && state.plan ? state.plan.startFields() : {}),
+    ...(!demo && state.plan && peopleWanted() <= 1 ? state.plan.startFields() : {}),
+    // several people: one session each, the server tells who is who
+    people: !demo && peopleWanted() > 1 ? peopleWanted() : undefined,
   };
 }
 
@@ -93,8 +108,11 @@ function onMessage(msg) {
   switch (msg.type) {
     case 'started': {
       const resumed = !!msg.resumed;
-      state.session = { id: msg.session, demo: !!state.demo, ending: false, exercise: msg.exercise };
+      state.session = { id: msg.session, demo: !!state.demo, ending: false, exercise: msg.exercise,
+        people: msg.max_people || 1 };
       state.wantStart = null;
+      if (!resumed) resetPeople();
+      if (msg.people) applyPeople(msg.people, null);
       if (!state.demo) sessionStorage.setItem(STORE_KEY, msg.session);
       if (!resumed) {
         resetPanels();
@@ -139,6 +157,12 @@ function onMessage(msg) {
         while (state.unacked.length && state.unacked[0].seq <= msg.seq) { state.unacked.shift(); n += 1; }
         state.frames += n;
       } else state.frames += 1;
+      if (msg.people) {
+        applyPeople(msg.people, state.peopleSent.get(msg.seq));
+        for (const k of state.peopleSent.keys()) { if (k > msg.seq) break; state.peopleSent.delete(k); }
+        redraw();
+        break;
+      }
       for (const ev of msg.events || []) onEvent(ev);
       applyState(msg.state);
       if (msg.guide) state.plan?.onGuide(msg.guide, msg.prompts);
@@ -148,6 +172,9 @@ function onMessage(msg) {
     case 'guide':
       state.plan?.onGuide(msg.guide, msg.prompts);
       break;
+    case 'named':
+      onNamed(msg);
+      break;
     case 'recording':
       state.recording = !!msg.on;
       state.recordedFrames = msg.frames || 0;
@@ -155,6 +182,7 @@ function onMessage(msg) {
       break;
     case 'ended': {
       const id = msg.session;
+      if (msg.people) msg.summary = peopleSummary(msg);
       syncFromSummary(msg.summary);
       state.session = null;
       sessionStorage.removeItem(STORE_KEY);
@@ -188,9 +216,15 @@ function recordLocal(t, landmarks) {
   if (state.recording) state.recorded.push({ t, landmarks });
 }
 
-export function sendPose(t, landmarks, capturedAt) {
+export function sendPose(t, landmarks, capturedAt, people) {
   const seq = ++state.seq;
-  const frame = { t, landmarks, seq };
+  let frame = { t, landmarks, seq };
+  if (isPeopleSession()) {
+    const poses = people || (landmarks ? [landmarks] : []);
+    frame = { t, people: poses, seq };
+    state.peopleSent.set(seq, poses);
+    if (state.peopleSent.size > 200) state.peopleSent.delete(state.peopleSent.keys().next().value);
+  }
   recordLocal(t, landmarks);
   stats.posesMeasured += 1;
   if (state.wsOpen && state.session && !state.session.resuming && state.buffer.length === 0) {

@@ -74,7 +74,14 @@ export function redraw() {
   ctx.clearRect(0, 0, el.canvas.width, el.canvas.height);
   const noVideo = state.demo || !state.stream || state.cameraError;
   if (noVideo && (state.demo || state.playbackFrame)) drawBackdrop();
-  if (drawSkeleton(state.live, PALETTE.live, state.faultJoints)) {
+  if (state.peopleMode && !state.demo) {
+    // several people: each skeleton in its person's colour once the server has said who is who
+    const people = state.session && state.peopleDraw ? state.peopleDraw
+      : (state.livePoses || []).map((pose) => ({ pose, colour: '#e2e8f0', faults: [] }));
+    let drawn = false;
+    for (const p of people) drawn = drawSkeleton(p.pose, { bone: p.colour, joint: '#ffffff' }, p.faults) || drawn;
+    if (drawn) { stats.drawn += 1; el.canvas.dataset.drawn = String(stats.drawn); }
+  } else if (drawSkeleton(state.live, PALETTE.live, state.faultJoints)) {
     stats.drawn += 1; el.canvas.dataset.drawn = String(stats.drawn);
   }
   if (drawSkeleton(state.playbackFrame, PALETTE.playback)) {

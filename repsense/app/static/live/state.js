@@ -41,6 +41,7 @@ export const el = {
   uploadStage: $('upload-stage'), uploadResult: $('upload-result'), summary: $('summary'),
   summaryBody: $('summary-body'), summaryClose: $('summary-close'), summaryNew: $('summary-new'),
   summaryDownload: $('summary-download'), toast: $('toast'),
+  peopleSelect: $('people-select'), peopleCards: $('people-cards'),
 };
 
 // Everything the page measures; bench/browser_pose.py and the tests read it.
