@@ -1,6 +1,7 @@
 """The live page's in-browser pose on this machine: pose frames per second and frame -> event latency.
 
     .venv/bin/python bench/browser_pose.py [--seconds 30] [--configs lite lite:main full] [--camera-fps 30]
+    .venv/bin/python bench/browser_pose.py --configs lite --people 1 2 4 6 --clip VIDEO   # several people
 
 Starts `repsense serve` on a free port, opens the page in headless Chromium (Debian's
 /usr/bin/chromium through Playwright) with a fake camera playing a real clip of
@@ -17,6 +18,9 @@ and, for each configuration (``MODEL`` runs the model in the page's worker, the 
   WebSocket + engine), median and p99: what a person in front of the camera waits.
 
 The camera runs at --camera-fps (30: a usual webcam), so a model faster than that is capped by it.
+With --people, each configuration is measured with the page's People setting at each count (the
+model asked for that many poses, one session per person on the server); the clip is then scaled to
+640 px wide keeping its aspect (e.g. the several-people videos of bench/people_videos.py).
 """
 
 from __future__ import annotations
@@ -65,11 +69,12 @@ def pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
 
 
-def measure(browser, base: str, config: str, seconds: float) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def measure(browser, base: str, config: str, seconds: float, people: int = 1) -> dict[str, float]:  # type: ignore[no-untyped-def]
     model, _, where = config.partition(":")
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     try:
-        page.goto(f"{base}/?model={model}" + ("&worker=0" if where == "main" else ""))
+        page.goto(f"{base}/?model={model}" + ("&worker=0" if where == "main" else "")
+                  + (f"&people={people}" if people > 1 else ""))
         page.wait_for_selector("body[data-ready=true]", timeout=60_000)
         stats = page.evaluate("window.repsenseStats")
         if not stats["modelReady"]:
@@ -119,7 +124,10 @@ def main() -> int:
                     help="model, in the page's worker or (':main') on its main thread")
     ap.add_argument("--camera-fps", type=int, default=30, help="frame rate of the fake camera")
     ap.add_argument("--clip", type=pathlib.Path, default=CLIP)
+    ap.add_argument("--people", type=int, nargs="+", default=None,
+                    help="the page's People setting(s) to measure (1-6)")
     args = ap.parse_args()
+    people = args.people or [1]
     if not args.clip.exists():
         raise SystemExit(f"{args.clip} not found (the real data lives in ../shared/data)")
     from playwright.sync_api import sync_playwright
@@ -127,7 +135,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="repsense-browser-bench-") as tmp:
         cam = pathlib.Path(tmp) / "camera.y4m"
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(args.clip), "-vf",
-                        f"scale=640:360,fps={args.camera_fps}", "-pix_fmt", "yuv420p", str(cam)],
+                        ("scale=640:-2" if args.people else "scale=640:360") + f",fps={args.camera_fps}",
+                        "-pix_fmt", "yuv420p", str(cam)],
                        check=True)
         port = free_port()
         server = start_server(port, pathlib.Path(tmp) / "serve.log")
@@ -137,14 +146,16 @@ def main() -> int:
                     "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                     f"--use-file-for-fake-video-capture={cam}"])
                 try:
-                    rows = {c: measure(browser, f"http://127.0.0.1:{port}", c, args.seconds)
-                            for c in args.configs}
+                    rows = {(c if not args.people else f"{c} x{n}"):
+                            measure(browser, f"http://127.0.0.1:{port}", c, args.seconds, n)
+                            for c in args.configs for n in people}
                 finally:
                     browser.close()
         finally:
             server.terminate()
             server.wait(timeout=20)
-    print(f"in-browser pose, headless Chromium, fake camera 640x360 at {args.camera_fps} fps, "
+    print(f"load average {__import__('os').getloadavg()[0]:.1f}; "
+          f"in-browser pose, headless Chromium, fake camera 640 px wide at {args.camera_fps} fps, "
           f"{args.seconds:.0f} s each ({args.clip.name})")
     print(f"{'config':9} {'pose fps':>9} {'model ms':>15} {'latency ms':>15} {'camera->event ms':>18}"
           f" {'poses':>6}")
