@@ -12,7 +12,7 @@ Scenarios: the real videos of bench/people_videos.py (truth: which strip the hip
 synthetic crossing (two real recordings of ../shared cached poses moved across each other, the one
 behind hidden while they overlap). Candidates that cannot be installed beside repsense (see
 docs/people.md) can be measured from a separate folder: pip install --no-deps --target DIR norfair
-trackers, then --site DIR.
+trackers supervision defusedxml pydeprecate, then --site DIR.
 """
 
 from __future__ import annotations
