@@ -149,6 +149,8 @@ export function peopleSummary(msg) {
     ...(msg.summary || {}), exercises,
     total_reps: people.reduce((n, p) => n + (p.summary?.total_reps || 0), 0),
     good_reps: people.reduce((n, p) => n + (p.summary?.good_reps || 0), 0),
+    time_under_tension_s: people.reduce((n, p) => n + (p.summary?.time_under_tension_s || 0), 0),
+    duration_s: Math.max(0, ...people.map((p) => p.summary?.duration_s || 0)),
     people: people.map((p) => ({ person: p.person, profile: p.profile, total_reps: p.summary?.total_reps || 0 })),
   };
 }
