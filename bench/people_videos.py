@@ -89,13 +89,14 @@ def cache_dir() -> pathlib.Path:
 
 def widths(spec: Spec) -> list[int]:
     """Width of each strip in the built video (scaled to the spec's height, even)."""
-    import cv2
+    # probe (not a bare cv2.VideoCapture): OpenCV fixes FFmpeg's log level at its first open,
+    # and probe sets it quiet first
+    from repsense.sources.video import probe
 
     out = []
     for part in spec.parts:
-        cap = cv2.VideoCapture(str(CLIPS / part.clip))
-        w, h = cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)
-        cap.release()
+        info = probe(CLIPS / part.clip)
+        w, h = info.width, info.height
         if part.crop:
             w = part.crop[1]
         out.append(int(round(w * spec.height / h / 2)) * 2)

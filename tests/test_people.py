@@ -208,6 +208,9 @@ def test_annotated_video_draws_each_person_in_their_colour(tmp_path_factory, tmp
     out = tmp_path / "two.mp4"
     n = write_annotated_people(build(spec), people, out, max_fps=15.0)
     assert n == len(rec)
+    from repsense.logs import quiet_ffmpeg
+
+    quiet_ffmpeg()      # OpenCV fixes FFmpeg's log level at its first open in the process
     cap = cv2.VideoCapture(str(out))
     cap.set(cv2.CAP_PROP_POS_FRAMES, n // 2)
     ok, frame = cap.read()
