@@ -189,6 +189,48 @@ def test_classify_recording_of_30_frames(model) -> None:  # type: ignore[no-unty
     assert res["segments"][-1]["end_s"] == pytest.approx(rec.timestamp_ms[-1] / 1000.0)
 
 
+@pytest.mark.parametrize("source", ["gym_30fps", "ucf_25fps"])
+def test_classify_takes_exactly_one_second_of_poses(tmp_path: pathlib.Path, source: str) -> None:
+    """`repsense classify` on exactly 1 s of real poses: 30 frames at 30 fps (a gym_tracking
+    window, timestamps rounded to whole ms as a camera gives them) and 25 frames at 25 fps (a
+    UCF101 clip); one frame less is refused with a message that names the frames it needs."""
+    import argparse
+    import contextlib
+    import io
+    import json
+
+    from repsense.recognition.cli import add_parsers
+
+    data = need_data()
+    if source == "gym_30fps":
+        with np.load(data / "gym_tracking_dev.npz", allow_pickle=False) as d:
+            classes = [str(c) for c in d["classes"]]
+            i = int(np.flatnonzero(d["y"] == classes.index("squat"))[0])
+            lm, fps, expected = d["X"][i].astype(np.float32), 30.0, "squat"
+    else:
+        clip = next(c for c in load_ucf_clips(data) if c[1] == "jumping_jack" and c[2] == "g10")
+        lm, fps, expected = clip[3][:25].copy(), 25.0, "jumping_jack"
+        lm[..., 0] /= 320 / 240   # back to normalised image x; the file says its size
+    n = int(fps)
+    assert len(lm) == n
+    ts = np.floor(np.arange(n) * 1000.0 / fps).astype(np.int64)   # last stamp 966 ms / 960 ms
+    size = (320, 240) if source == "ucf_25fps" else None
+    whole, short = tmp_path / "one_second.npz", tmp_path / "short.npz"
+    PoseRecording(lm, ts, image_size=size).save(whole)
+    PoseRecording(lm[:-1], ts[:-1], image_size=size).save(short)
+    parser = argparse.ArgumentParser()
+    add_parsers(parser.add_subparsers())
+    args = parser.parse_args(["classify", str(whole), str(short), "--json", "-"])
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(io.StringIO()):
+        code = args.func(args)
+    first, second = json.loads(buf.getvalue())["inputs"]
+    assert code == 1                                   # the short one
+    assert "error" not in first, first
+    assert first["exercise"] == expected
+    assert f"({n} frames)" in second["error"] and f"{n - 1} frames" in second["error"]
+
+
 def _idle_recording(rng: np.random.Generator, seconds: float, fps: float = 30.0) -> PoseRecording:
     """A real standing pose from the test side: held still, then walking, then still again."""
     _, test = load_all(need_data())

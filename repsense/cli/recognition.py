@@ -87,20 +87,24 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 def _long_enough(rec: Any) -> None:
     """Recognition reads 1 s windows: a shorter input (or one with under 1 s of a person in
-    view) gets no answer, and a message that says so."""
+    view) gets no answer, and a message that says so. Frame-exact: 1 s is as many frames as the
+    recording has per second (30 at 30 fps, 25 at 25), so a window of exactly one second is taken
+    although its first and last timestamps are one frame less than a second apart."""
     from repsense.pose import is_missing
 
     t = rec.timestamp_ms
-    frame_s = 1.0 / rec.fps if rec.fps > 0 else 0.0
-    span_s = (float(t[-1] - t[0]) / 1000.0 + frame_s) if len(t) else 0.0
-    if span_s < MIN_CLASSIFY_S:
-        raise RepsenseError(f"{rec.source}: too short to recognise: {span_s:.1f} s of poses "
-                            f"({len(t)} frames); classify needs at least {MIN_CLASSIFY_S:g} s")
+    fps = rec.fps   # the poses' own rate (a recording may keep every other video frame)
+    need = max(2, int(round(MIN_CLASSIFY_S * fps))) if fps > 0 else 2
+    span_s = len(t) / fps if fps > 0 else 0.0
+    if len(t) < need:
+        raise RepsenseError(f"{rec.source}: too short to recognise: {span_s:.2f} s of poses "
+                            f"({len(t)} frames); classify needs at least {MIN_CLASSIFY_S:g} s "
+                            f"({need} frames)")
     seen = sum(not is_missing(p) for p in rec.landmarks)
-    if seen * frame_s < MIN_CLASSIFY_S:
+    if seen < need:
         raise RepsenseError(f"{rec.source}: a person is in view for only {seen} of {len(t)} "
-                            f"frames ({seen * frame_s:.1f} s); classify needs at least "
-                            f"{MIN_CLASSIFY_S:g} s of a person in view")
+                            f"frames ({seen / fps:.2f} s); classify needs at least "
+                            f"{MIN_CLASSIFY_S:g} s of a person in view ({need} frames)")
 
 
 def _data_dir(args: argparse.Namespace) -> pathlib.Path:
