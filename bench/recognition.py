@@ -6,6 +6,8 @@ dev videos.
     .venv/bin/python bench/recognition.py --compare            # + trees, 1-D CNN and their blend, retrained
     .venv/bin/python bench/recognition.py --dev-poses DIR      # + labelled dev clips (DIR/<clip>.npz,
                                                                #   e.g. from `repsense analyze --save-pose`)
+    .venv/bin/python bench/recognition.py --reliability DIR    # only the reliability table of the
+                                                               #   confidence shown, over the dev clips
 """
 
 from __future__ import annotations
@@ -73,14 +75,50 @@ def decision_timing(model, test, calls: int = 1000) -> str:  # type: ignore[no-u
     return "\n".join(lines)
 
 
+def dev_reliability(model, poses: pathlib.Path):  # type: ignore[no-untyped-def]
+    """Confidence bins vs share right of the streaming decisions over the labelled spans of the dev
+    clips (videos/clips, and UCFRep's groups g09-g12, which the model never saw; the clips whose
+    spans were trained on are left out). A clip of an exercise with no description is never right."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from count_accuracy import labelled_clips
+
+    from repsense.recognition.data import DEV_TRAIN_CLIPS
+    from repsense.recognition.evaluate import reliability, span_decisions
+
+    conf, right = [], []
+    for clip in labelled_clips():
+        seen_group = clip.span_only and int(clip.path.stem.split("_")[2][1:]) <= 8
+        path = poses / (clip.path.stem + ".npz")
+        if clip.path.name in DEV_TRAIN_CLIPS or seen_group or not path.exists():
+            continue
+        names, c = span_decisions(model, PoseRecording.load(path), clip.start_s, clip.end_s)
+        conf += list(c)
+        right += [n == clip.exercise for n in names]
+    rows, ece = reliability(np.array(conf), np.array(right))
+    return rows, ece, len(conf), float(np.mean(right)) if right else float("nan")
+
+
+def reliability_table(model, poses: pathlib.Path) -> str:  # type: ignore[no-untyped-def]
+    rows, ece, n, share = dev_reliability(model, poses)
+    lines = ["| confidence shown | decisions | mean confidence | share right |", "|---|---|---|---|"]
+    lines += [f"| {r['lo']:.1f}-{r['hi']:.1f} | {r['n']} | {r['confidence']:.2f} | {r['right']:.2f} |"
+              for r in rows]
+    lines.append(f"\n{n} decisions, {share:.3f} right; expected calibration error {ece:.3f}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(DEFAULT_DATA_DIR))
     ap.add_argument("--compare", action="store_true", help="retrain trees and CNN, report each and their blend")
     ap.add_argument("--dev-poses", metavar="DIR", help="saved poses of the dev clips (<clip>.npz); with it the "
                     "curl/sit-up/deadlift clips join training as `repsense train --dev-poses` does")
+    ap.add_argument("--reliability", metavar="DIR", help="only the reliability table over the dev clips' poses")
     args = ap.parse_args()
     data = pathlib.Path(args.data)
+    if args.reliability:
+        print(reliability_table(load_model(), pathlib.Path(args.reliability)))
+        return
     train, test = load_all(data, dev_poses=args.dev_poses)
     shipped = load_model()
     print(format_report(f"shipped model ({shipped.kind})", evaluate(shipped, data, test=test)))

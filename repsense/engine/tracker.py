@@ -49,6 +49,14 @@ GATE_NOTE_FRAMES = 30
 BOXED_FRAMES = 10
 # In auto mode, poses kept for replay into the counter of a newly recognised exercise.
 REPLAY_MS = 4000
+# Auto mode takes what the recogniser says only once it has said it for this long: a new exercise
+# (or idle, or unknown) is not reported, and the set being counted is not closed, before then.
+# Until then the current counter goes on, its reps held back; if the recogniser returns to the
+# current exercise (a moment of doubt), they are reported and nothing changed; if the newcomer
+# holds, the poses since the last change are replayed into its counter (REPLAY_MS + this), and a
+# rep goes to one exercise only (see Tracker._commit). Chosen by cross-validation grouped by source
+# video on the dev clips, UCFRep dev and RepCount-A dev (docs/recognition.md "Auto: evidence").
+AUTO_EVIDENCE_MS = 2000
 IDLE = "idle"
 TRAVEL_WINDOW_MS = 500
 # Pause at the turning point: time the signal stays within this share of the rep's range of it.
@@ -378,6 +386,14 @@ class Tracker:
         # (exercise, time ms, generic reps, the description's reps) of every hand-over
         self.handovers: list[tuple[str, int, int, int]] = []
         self._notes: list[str] = []   # see notes()
+        # auto: what the recogniser says but has not said for AUTO_EVIDENCE_MS yet
+        # (name, since ms, confidence), and the current counter's reps held back meanwhile
+        self._pending: tuple[str, int, float] | None = None
+        self._held: list[Event] = []
+        self._pending_conf: list[float] = []   # the recogniser's confidence while pending
+        self._emitted: deque[tuple[int, int]] = deque()   # (start, end) ms of reps reported
+        self._commit_ms: int | None = None   # when the last change was taken
+        self._committed_name = IDLE           # what the recogniser said at that change
 
     @property
     def exercise(self) -> str:
@@ -455,24 +471,83 @@ class Tracker:
         if self._recognizer is not None:
             detected = self._recognizer.update(pose, t)  # type: ignore[attr-defined]
             self._history.append((t, smooth))
-            while t - self._history[0][0] > REPLAY_MS:
+            while t - self._history[0][0] > REPLAY_MS + AUTO_EVIDENCE_MS:
                 self._history.popleft()
             fallback = self._fallback_reps(smooth, t)
             if detected is not None:
-                events.append(detected)
-                events.extend(self._switch(detected.exercise, t, detected.confidence))
+                events.extend(self._propose(detected, t))
+            committed = self._commit(t)
+            if committed is not None:
+                events.extend(committed)
                 events.extend(self._fallback_reps_now(fallback, t))
                 return self._counted(self._coached(events, gated, t), smooth, t)
             events.extend(self._fallback_reps_now(fallback, t))
-            if self._counter is None and self._decided:   # idle, yet something repeats
-                events.extend(self._handover(t))
+            if self._counter is None and self._decided and self._pending is None:
+                events.extend(self._hold_back(self._handover(t)))   # idle, yet something repeats
         if self._counter is not None and self._counter is not self._fallback:
             new = self._counter.update(smooth, t)
-            events.extend(new)
+            events.extend(self._hold_back(new))
             if self._fallback is not None:
                 self._segment_reps.extend(e for e in new if isinstance(e, RepCompleted))
-                events.extend(self._handover(t))
+                if self._pending is None:
+                    events.extend(self._hold_back(self._handover(t)))
         return self._counted(self._coached(events, gated, t), smooth, t)
+
+    def _hold_back(self, events: list[Event]) -> list[Event]:
+        """Auto mode: while a change is pending, the current counter's reps wait (see
+        AUTO_EVIDENCE_MS); the others pass, and every rep that passes is remembered."""
+        if self._recognizer is None:
+            return events
+        if self._pending is not None:
+            self._held.extend(e for e in events if isinstance(e, RepCompleted))
+            events = [e for e in events if not isinstance(e, RepCompleted)]
+        self._emitted.extend((e.start_ms, e.end_ms) for e in events if isinstance(e, RepCompleted))
+        return events
+
+    def _propose(self, detected: ExerciseDetected, t: int) -> list[Event]:
+        """The recogniser changed its mind: a change to wait on, or, back to the exercise being
+        counted, the end of a doubt (the reps held meanwhile are reported)."""
+        if detected.exercise == self._segment_name:
+            self._pending = None
+            held, self._held = self._held, []
+            return self._hold_back(held)
+        self._pending = (detected.exercise, t, detected.confidence)
+        self._pending_conf = [detected.confidence]
+        return []
+
+    @property
+    def _segment_name(self) -> str:
+        """What the recogniser said at the last change taken (``idle`` at the start)."""
+        return self._committed_name
+
+    def _commit(self, t: int) -> list[Event] | None:
+        """Take the pending change once it has held AUTO_EVIDENCE_MS: the held reps no rep of the
+        newcomer's replay overlaps are reported under the old name, then the newcomer's
+        ExerciseDetected and its replayed reps that overlap no rep already reported."""
+        if self._pending is None:
+            return None
+        current = getattr(self._recognizer, "current", None)
+        if current is not None and current[0] == self._pending[0]:
+            self._pending_conf.append(current[1])
+        if t - self._pending[1] < AUTO_EVIDENCE_MS:
+            return None
+        name = self._pending[0]
+        confidence = sum(self._pending_conf) / len(self._pending_conf)
+        self._pending = None
+        self._committed_name = name
+        self._commit_ms = t
+        held, self._held = self._held, []
+        new = self._switch(name, t, confidence)
+        new_reps = [e for e in new if isinstance(e, RepCompleted)]
+        old_reps = [e for e in held if not any(_overlap(e, r) for r in new_reps)]
+        self._emitted.extend((e.start_ms, e.end_ms) for e in old_reps)
+        while self._emitted and t - self._emitted[0][1] > REPLAY_MS + AUTO_EVIDENCE_MS:
+            self._emitted.popleft()
+        new = [e for e in new if not isinstance(e, RepCompleted) or
+               not any(min(e.end_ms, b) > max(e.start_ms, a) for a, b in self._emitted)]
+        self._emitted.extend((e.start_ms, e.end_ms) for e in new if isinstance(e, RepCompleted))
+        return old_reps + [ExerciseDetected(t, name, round(confidence, 4),
+                                            person_id=self.person_id)] + new
 
     @property
     def _spec(self) -> ExerciseSpec | None:
@@ -516,13 +591,14 @@ class Tracker:
 
     def _fallback_reps_now(self, reps: list[RepCompleted], t: int) -> list[Event]:
         """The generic counter's reps to report now: all while it counts the segment (named as
-        the segment), none otherwise (kept REPLAY_MS for a switch to an unsure segment)."""
+        the segment; held back while a change is pending), none otherwise (kept for a switch to
+        an unsure segment)."""
         self._segment_fallback.extend(reps)
-        if self._fallback_name is not None:
-            return [replace(e, exercise=self._fallback_name) for e in reps]
         self._fallback_kept.extend(reps)
-        while self._fallback_kept and t - self._fallback_kept[0].end_ms > REPLAY_MS:
+        while self._fallback_kept and t - self._fallback_kept[0].end_ms > REPLAY_MS + AUTO_EVIDENCE_MS:
             self._fallback_kept.popleft()
+        if self._fallback_name is not None and self._counter is self._fallback:
+            return self._hold_back([replace(e, exercise=self._fallback_name) for e in reps])
         return []
 
     def _retire(self, counter: ExerciseCounter, t: int) -> list[Event]:
@@ -554,7 +630,6 @@ class Tracker:
         self._decided = True
         events = self._retire(self._counter, t) if self._counter is not None and \
             self._counter is not self._fallback else []
-        was_idle = self._counter is None
         self._fallback_name = None
         start = self._history[0][0] if self._history else t
         self._segment_fallback = [e for e in self._fallback_kept if e.end_ms >= start]
@@ -566,9 +641,9 @@ class Tracker:
             assert self._fallback is not None
             self._counter = self._fallback
             self._fallback_name = name if name in catalog() else GENERIC
-            if was_idle:   # reps the generic counter saw since the last switch
-                events.extend(replace(e, exercise=self._fallback_name)
-                              for e in self._segment_fallback)
+            # reps the generic counter saw since the last switch (those of a rep already
+            # reported are dropped by _commit)
+            events.extend(replace(e, exercise=self._fallback_name) for e in self._segment_fallback)
         else:
             spec = catalog()[name]
             self._counter = ExerciseCounter(spec, self.aspect, self.person_id)
@@ -576,7 +651,6 @@ class Tracker:
             for th, past in self._history:
                 events.extend(self._counter.update(past, th))
             self._segment_reps = [e for e in events if isinstance(e, RepCompleted)]
-        self._fallback_kept.clear()
         self._history.clear()
         return events
 
@@ -605,7 +679,15 @@ class Tracker:
 
     def finish(self) -> list[Event]:
         t = self._last_ms or 0
-        events = self._counter.finish(t) if self._counter is not None else []
+        # A change still pending at the end: from idle it is all the evidence there is (a short
+        # clip); from an exercise it was never confirmed, and the held reps are that set's.
+        events: list[Event] = []
+        if self._pending is not None and self._counter is None and self._pending[0] != IDLE:
+            self._pending = (self._pending[0], t - AUTO_EVIDENCE_MS, self._pending[2])
+            events += self._commit(t) or []
+        held, self._held, self._pending = self._held, [], None
+        events = self._counted(events + self._hold_back(held))
+        events += self._counter.finish(t) if self._counter is not None else []
         events = self._sets.process(events, t) + self._sets.finish(t)
         events.append(SessionEnded(t, total_reps=self.total_reps, person_id=self.person_id))
         return events
@@ -634,6 +716,10 @@ class Tracker:
                 break
             if s.timestamp_ms in values and len(s.values) == 1:
                 trace[i] = replace(s, values=(values[s.timestamp_ms],))
+
+
+def _overlap(a: RepCompleted, b: RepCompleted) -> bool:
+    return min(a.end_ms, b.end_ms) > max(a.start_ms, b.start_ms)
 
 
 class PeopleTracker:

@@ -115,3 +115,46 @@ def format_report(name: str, res: dict[str, Any]) -> str:
             lines.append(f"| {c} | " + " | ".join(str(v) for v in row) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+# --- calibration ---------------------------------------------------------------------------------
+
+RELIABILITY_BINS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def span_decisions(model: Model, rec: PoseRecording, t0_s: float, t1_s: float,
+                   smooth: int = 6) -> tuple[list[str], np.ndarray]:
+    """The streaming recogniser's decisions (a window every 5 frames, name probabilities averaged
+    over the last ``smooth``, as :class:`DecisionSmoother` does) whose window lies in
+    ``[t0_s, t1_s]`` (clip seconds) and whose top name is not idle: ``(names, confidences)``, the
+    confidence being the averaged probability of the top name, the number the page shows."""
+    from repsense.recognition.features import FRAME_MS, WINDOW_FRAMES, resample, sliding_windows
+    from repsense.recognition.labels import IDLE, NAMES
+    from repsense.recognition.recognizer import _name_probabilities, name_matrix, to_model_space
+
+    grid, grid_ms = resample(rec.landmarks, rec.timestamp_ms)
+    if not len(grid):
+        return [], np.zeros(0)
+    windows = to_model_space(sliding_windows(grid, 5), rec.aspect)
+    probs = _name_probabilities(model, name_matrix(model.classes), windows)
+    avg = np.array([probs[max(0, i - smooth + 1):i + 1].mean(axis=0) for i in range(len(probs))])
+    start_s = (grid_ms[0] + np.arange(len(windows)) * 5 * FRAME_MS) / 1000.0
+    end_s = start_s + WINDOW_FRAMES * FRAME_MS / 1000.0
+    top = avg.argmax(axis=1)
+    keep = (start_s >= t0_s) & (end_s <= t1_s + 0.5) & (top != NAMES.index(IDLE))
+    return [NAMES[k] for k in top[keep]], avg.max(axis=1)[keep]
+
+
+def reliability(confidence: np.ndarray, right: np.ndarray,
+                bins: tuple[float, ...] = RELIABILITY_BINS) -> tuple[list[dict[str, float]], float]:
+    """Rows {lo, hi, n, confidence, right} per confidence bin, and the expected calibration
+    error (the bins' |mean confidence - share right|, weighted by their share of decisions)."""
+    confidence, right = np.asarray(confidence, float), np.asarray(right, float)
+    rows, ece = [], 0.0
+    for k, (lo, hi) in enumerate(zip(bins[:-1], bins[1:])):
+        m = (confidence >= lo) & ((confidence < hi) if k < len(bins) - 2 else (confidence <= hi))
+        if m.any():
+            rows.append({"lo": lo, "hi": hi, "n": int(m.sum()), "confidence": float(confidence[m].mean()),
+                         "right": float(right[m].mean())})
+            ece += m.sum() / len(confidence) * abs(confidence[m].mean() - right[m].mean())
+    return rows, float(ece)
