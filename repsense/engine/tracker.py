@@ -56,7 +56,7 @@ REPLAY_MS = 4000
 # holds, the poses since the last change are replayed into its counter (REPLAY_MS + this), and a
 # rep goes to one exercise only (see Tracker._commit). Chosen by cross-validation grouped by source
 # video on the dev clips, UCFRep dev and RepCount-A dev (docs/recognition.md "Auto: evidence").
-AUTO_EVIDENCE_MS = 2000
+AUTO_EVIDENCE_MS = 3500
 IDLE = "idle"
 TRAVEL_WINDOW_MS = 500
 # Pause at the turning point: time the signal stays within this share of the rep's range of it.
@@ -390,7 +390,6 @@ class Tracker:
         # (name, since ms, confidence), and the current counter's reps held back meanwhile
         self._pending: tuple[str, int, float] | None = None
         self._held: list[Event] = []
-        self._pending_conf: list[float] = []   # the recogniser's confidence while pending
         self._emitted: deque[tuple[int, int]] = deque()   # (start, end) ms of reps reported
         self._commit_ms: int | None = None   # when the last change was taken
         self._committed_name = IDLE           # what the recogniser said at that change
@@ -512,7 +511,6 @@ class Tracker:
             held, self._held = self._held, []
             return self._hold_back(held)
         self._pending = (detected.exercise, t, detected.confidence)
-        self._pending_conf = [detected.confidence]
         return []
 
     @property
@@ -526,13 +524,9 @@ class Tracker:
         ExerciseDetected and its replayed reps that overlap no rep already reported."""
         if self._pending is None:
             return None
-        current = getattr(self._recognizer, "current", None)
-        if current is not None and current[0] == self._pending[0]:
-            self._pending_conf.append(current[1])
         if t - self._pending[1] < AUTO_EVIDENCE_MS:
             return None
-        name = self._pending[0]
-        confidence = sum(self._pending_conf) / len(self._pending_conf)
+        name, _, confidence = self._pending
         self._pending = None
         self._committed_name = name
         self._commit_ms = t
