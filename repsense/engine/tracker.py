@@ -58,6 +58,7 @@ REPLAY_MS = 4000
 # video on the dev clips, UCFRep dev and RepCount-A dev (docs/recognition.md "Auto: evidence").
 AUTO_EVIDENCE_MS = 3500
 IDLE = "idle"
+UNKNOWN = "unknown"
 TRAVEL_WINDOW_MS = 500
 # Pause at the turning point: time the signal stays within this share of the rep's range of it.
 PAUSE_BAND = 0.1
@@ -481,8 +482,10 @@ class Tracker:
                 events.extend(self._fallback_reps_now(fallback, t))
                 return self._counted(self._coached(events, gated, t), smooth, t)
             events.extend(self._fallback_reps_now(fallback, t))
-            if self._counter is None and self._decided and self._pending is None:
-                events.extend(self._hold_back(self._handover(t)))   # idle, yet something repeats
+            # idle, yet something repeats (unless the recogniser is about to name an exercise)
+            if self._counter is None and self._decided and \
+                    (self._pending is None or self._pending[0] == UNKNOWN):
+                events.extend(self._hold_back(self._handover(t)))
         if self._counter is not None and self._counter is not self._fallback:
             new = self._counter.update(smooth, t)
             events.extend(self._hold_back(new))
@@ -506,6 +509,7 @@ class Tracker:
     def _propose(self, detected: ExerciseDetected, t: int) -> list[Event]:
         """The recogniser changed its mind: a change to wait on, or, back to the exercise being
         counted, the end of a doubt (the reps held meanwhile are reported)."""
+        self._decided = True
         if detected.exercise == self._segment_name:
             self._pending = None
             held, self._held = self._held, []
