@@ -199,7 +199,7 @@ def test_classify_takes_exactly_one_second_of_poses(tmp_path: pathlib.Path, sour
     import io
     import json
 
-    from repsense.recognition.cli import add_parsers
+    from repsense.cli.recognition import add_parsers
 
     data = need_data()
     if source == "gym_30fps":
