@@ -172,17 +172,23 @@ class ExerciseCounter:
         return ok
 
     def gate_note(self) -> str | None:
-        """When the posture gate blocked most frames: which condition, how often, and the
-        description's hint (``[extra] gate_hint``), e.g. "push_up: body not horizontal in 96%
-        of frames: incline or wall push-ups? try --exercise generic"."""
+        """When the posture gate blocked most frames: which condition, how often, and either the
+        reps counted on the signal anyway (EVIDENCE_REPS) with the description's ``[extra]
+        variant`` (what the failed check suggests), or its ``gate_hint``: e.g. "push_up: body
+        not horizontal in 63% of frames; 12 reps counted on the signal anyway (an incline or
+        wall push-up, or a camera at the head or feet?)"."""
         if not self.posture_failures or self.frames_seen < GATE_NOTE_FRAMES:
             return None
         why, n = max(self.posture_failures.items(), key=lambda kv: kv[1])
         if n < GATE_NOTE_SHARE * self.frames_seen:
             return None
+        head = f"{self.spec.name}: {why} in {100.0 * n / self.frames_seen:.0f}% of frames"
+        if self.evidence_reps:
+            variant = self.spec.extra.get("variant")
+            return f"{head}; {self.evidence_reps} reps counted on the signal anyway" + \
+                (f" ({variant}?)" if variant else "")
         hint = self.spec.extra.get("gate_hint")
-        return f"{self.spec.name}: {why} in {100.0 * n / self.frames_seen:.0f}% of frames" + \
-            (f": {hint}" if hint else "")
+        return head + (f": {hint}" if hint else "")
 
     def _travelling(self, pose: np.ndarray, t: int) -> bool:
         if self.spec.max_travel_speed is None or self.boxed:
