@@ -128,10 +128,10 @@ class ExerciseCounter:
         self.boxed = False
         self.frames_seen = 0
         self.posture_failures: dict[str, int] = {}   # failed condition -> frames it blocked
-        # posture as evidence (EVIDENCE_REPS): a counter per side that no posture check gates,
+        # tilt checks as evidence (EVIDENCE_REPS): a counter per side that no tilt check gates,
         # its reps waiting for the evidence of a run, and those counted
-        free = bool(spec.posture) and spec.count is not None and spec.signal is not None and \
-            spec.signal.type != "motion"
+        free = any(c.measure in ORIENTATION_MEASURES for c in spec.posture) and \
+            spec.count is not None and spec.signal is not None and spec.signal.type != "motion"
         self._free = [RepCounter(spec.count) for _ in range(sides)] if free else []  # type: ignore[arg-type]
         self._pending: list[list[Rep]] = [[] for _ in range(sides)]
         self._free_run: list[Rep | None] = [None] * sides   # last rep counted on evidence
