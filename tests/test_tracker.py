@@ -181,13 +181,17 @@ def test_a_tilt_check_that_fails_throughout_is_evidence_not_a_wall():
 
 def test_a_run_of_reps_that_fail_a_tilt_check_counts_a_lone_one_does_not():
     lm, ts = SAMPLE.landmarks, SAMPLE.timestamp_ms
-    ends = [e.end_ms for e in squat_reps(drive(Tracker("squat", aspect=SAMPLE.aspect), lm, ts))]
+    reps = squat_reps(drive(Tracker("squat", aspect=SAMPLE.aspect), lm, ts))
+    # the camera turns while the person stands between two reps
+    between = [(a.end_ms + b.start_ms) / 2 for a, b in zip(reps, reps[1:])]
     spec = squat_spec_lying()
     # reps 1-3 lying (the check passes), 4 and 5 upright (it fails): two alike reps in a row
-    mixed = np.where((ts <= ends[2])[:, None, None], lying_down(lm, SAMPLE.aspect), lm)
-    assert len(squat_reps(drive(Tracker(spec, aspect=SAMPLE.aspect), mixed, ts))) == 5
+    mixed = np.where((ts <= between[2])[:, None, None], lying_down(lm, SAMPLE.aspect), lm)
+    tracker = Tracker(spec, aspect=SAMPLE.aspect)
+    assert len(squat_reps(drive(tracker, mixed, ts))) == 5
+    assert tracker.counter.evidence_reps == 2
     # reps 1-4 lying, only the last upright: one lone excursion is not a rep
-    mixed = np.where((ts <= ends[3])[:, None, None], lying_down(lm, SAMPLE.aspect), lm)
+    mixed = np.where((ts <= between[3])[:, None, None], lying_down(lm, SAMPLE.aspect), lm)
     assert len(squat_reps(drive(Tracker(spec, aspect=SAMPLE.aspect), mixed, ts))) == 4
 
 
