@@ -200,3 +200,26 @@ def test_a_joint_order_check_stays_a_wall():
     # pull-ups, however much the elbows bend.
     events = drive(Tracker("pull_up", aspect=SAMPLE.aspect), SAMPLE.landmarks, SAMPLE.timestamp_ms)
     assert not squat_reps(events)
+
+
+def test_a_view_that_hides_the_movement_is_named_with_the_view_that_shows_it():
+    from repsense.engine.form import view_of
+
+    text = (pathlib.Path(__file__).resolve().parents[1] / "repsense" / "engine" / "exercises" /
+            "squat.toml").read_text().replace("[camera]\n", '[camera]\nview = "side"\n', 1)
+    import tomllib
+
+    spec = parse_spec(tomllib.loads(text), "squat")
+    assert view_of(SAMPLE.landmarks[0], SAMPLE.aspect) == "front"
+    # standing still, seen from the front, for a description that wants the side: no reps,
+    # and the report says why and which view works
+    still = np.repeat(SAMPLE.landmarks[:1], len(SAMPLE), axis=0)
+    tracker = Tracker(spec, aspect=SAMPLE.aspect)
+    assert not squat_reps(drive(tracker, still, SAMPLE.timestamp_ms))
+    assert tracker.notes() == ["squat: no reps counted: the camera sees the body from the front "
+                               "(or above), where the knee angle hides the movement; film from "
+                               "the side"]
+    # reps counted: nothing to say
+    tracker = Tracker(spec, aspect=SAMPLE.aspect)
+    assert squat_reps(drive(tracker, SAMPLE.landmarks, SAMPLE.timestamp_ms))
+    assert tracker.notes() == []

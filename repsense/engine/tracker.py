@@ -16,7 +16,7 @@ from repsense.engine.coaching import Coach
 from repsense.engine.counting import HoldTimer, Phase, Rep, RepCounter, Rhythm
 from repsense.engine.events import (Event, ExerciseDetected, HoldUpdated, PersonLost, RepCompleted,
                              SessionEnded)
-from repsense.engine.form import Fault, FormJudge
+from repsense.engine.form import Fault, FormJudge, view_of
 from repsense.engine.sets import DEFAULT_REST_S, SetKeeper
 from repsense.engine.generic import GENERIC_SPEC, MotionParams, MotionSignal
 from repsense.engine.exercises import GENERIC, ExerciseSpec, catalog, get_spec
@@ -138,6 +138,7 @@ class ExerciseCounter:
         self._reported: list[deque[Rep]] = [deque(maxlen=4) for _ in range(sides)]
         self.evidence_reps = 0
         self.tilt_failures = 0    # frames a tilt check (ORIENTATION_MEASURES) blocked
+        self.views: dict[str, int] = {}   # frames seen from the side / the front (view_note)
         self._tilt_only = True
 
     @property
@@ -190,6 +191,29 @@ class ExerciseCounter:
         hint = self.spec.extra.get("gate_hint")
         return head + (f": {hint}" if hint else "")
 
+    def view_note(self) -> str | None:
+        """When nothing was counted and the camera saw the body mostly from another side than
+        the description's ``[camera] view``: that this view hides the movement, and the view
+        that shows it, e.g. "push_up: no reps counted: the camera sees the body from the front
+        (or above), where the elbow angle hides the movement; film from the side"."""
+        want = self.spec.camera.view
+        if want == "any" or self.count or self.frames_seen < GATE_NOTE_FRAMES or not self.views:
+            return None
+        seen, n = max(self.views.items(), key=lambda kv: kv[1])
+        if seen == want or n < GATE_NOTE_SHARE * self.frames_seen:
+            return None
+        sig = self.spec.signal
+        what = f"the {sig.joints[1]} angle" if sig is not None and sig.type == "angle" and \
+            len(sig.joints) == 3 else "its signal"
+        where = "the front (or above)" if seen == "front" else "the side"
+        return f"{self.spec.name}: no reps counted: the camera sees the body from {where}, " \
+            f"where {what} hides the movement; film from the {want}"
+
+    def note(self) -> str | None:
+        """What the report should say about this counter: the posture gate (gate_note), else
+        a view that hides the movement (view_note)."""
+        return self.gate_note() or self.view_note()
+
     def _travelling(self, pose: np.ndarray, t: int) -> bool:
         if self.spec.max_travel_speed is None or self.boxed:
             return False   # a box-normalised pose has no position in the image
@@ -241,6 +265,10 @@ class ExerciseCounter:
         """Count one smoothed, visibility-gated pose; ``loose``: the same pose gated at
         LOOSE_VISIBILITY, for a driving signal the gated pose does not give."""
         self.frames_seen += 1
+        if self.spec.camera.view != "any" and not self.boxed:
+            view = view_of(pose, self.aspect)
+            if view is not None:
+                self.views[view] = self.views.get(view, 0) + 1
         posture_ok = self._posture_ok(pose)
         travelling = self._travelling(pose, t) if posture_ok or self._free else False
         gated = not posture_ok or travelling
@@ -654,7 +682,7 @@ class Tracker:
 
     def _retire(self, counter: ExerciseCounter, t: int) -> list[Event]:
         """Finish a counter; keep its posture-gate note."""
-        note = counter.gate_note()
+        note = counter.note()
         if note is not None:
             self._note(note)
         return counter.finish(t)
@@ -669,7 +697,7 @@ class Tracker:
         out = list(self._notes)
         counter = self._counter
         if counter is not None and counter is not self._fallback:
-            note = counter.gate_note()
+            note = counter.note()
             if note is not None and note not in out:
                 out.append(note)
         return out
