@@ -195,8 +195,9 @@ def repcount_table(preds: dict[str, dict[str, float]], videos: list[RepCountVide
 
 # RepCount-A's classes as our exercises ("labelled" mode); a class with no description
 # (front raises, pommel horse, others) is counted by the generic counter.
-REPCOUNT_EXERCISE = {"bench_pressing": "bench_press", "situp": "sit_up", "jump_jack": "jumping_jack",
-                     "pull_up": "pull_up", "push_up": "push_up", "squat": "squat"}
+REPCOUNT_EXERCISE = {"bench_pressing": "bench_press", "situp": "sit_up",
+                     "jump_jack": "jumping_jack", "pull_up": "pull_up", "push_up": "push_up",
+                     "squat": "squat"}
 
 
 def repcount_mode(video: RepCountVideo, mode: str) -> str:
@@ -208,7 +209,8 @@ def repcount_mode(video: RepCountVideo, mode: str) -> str:
     return name if name in catalog() else "generic"
 
 
-def run_repcount(modes: list[str], folds: int = 0, quiet: bool = False) -> dict[str, dict[str, float]]:
+def run_repcount(modes: list[str], folds: int = 0,
+                 quiet: bool = False) -> dict[str, dict[str, float]]:
     """Every RepCount-A video counted in each mode: {mode: {video: predicted}}; prints per video
     and the per-class table unless ``quiet``."""
     from repsense.session import analyze_recording
@@ -304,7 +306,7 @@ def off(clip: Clip, pred: float) -> bool:
 
 
 def clip_tables(results: dict[str, list[tuple[Clip, float]]]) -> str:
-    """Per clip (a column per mode), then per exercise and per clip set, one column group per mode."""
+    """Per clip (a column per mode), then per exercise and per clip set, a column group per mode."""
     modes = list(results)
     clips = [c for c, _ in results[modes[0]]]
     lines = [f"{'clip':58s} {'set':6s} {'exercise':14s} {'true':>5s}" +
@@ -414,7 +416,8 @@ def cross_validate_clips(clips: list[Clip], poses: pathlib.Path | None) -> str:
                      f"nMAE {cv['nmae']:.3f}; chosen " + ", ".join(
                          f"{v:g} in {n} of {len(groups)} folds" for v, n in sorted(chosen.items())))
         lines.append("  per candidate on all clips: " + ", ".join(
-            f"{v:g}: {score(r)['off_by_one']:.3f} / {score(r)['nmae']:.3f}" for v, r in preds.items()))
+            f"{v:g}: {score(r)['off_by_one']:.3f} / {score(r)['nmae']:.3f}"
+            for v, r in preds.items()))
     return "\n".join(lines)
 
 

@@ -132,7 +132,8 @@ class ExerciseCounter:
         # its reps waiting for the evidence of a run, and those counted
         free = any(c.measure in ORIENTATION_MEASURES for c in spec.posture) and \
             spec.count is not None and spec.signal is not None and spec.signal.type != "motion"
-        self._free = [RepCounter(spec.count) for _ in range(sides)] if free else []  # type: ignore[arg-type]
+        self._free = [RepCounter(spec.count) for _ in range(sides)] \
+            if free and spec.count is not None else []
         self._pending: list[list[Rep]] = [[] for _ in range(sides)]
         self._free_run: list[Rep | None] = [None] * sides   # last rep counted on evidence
         self._reported: list[deque[Rep]] = [deque(maxlen=4) for _ in range(sides)]
@@ -364,7 +365,8 @@ class ExerciseCounter:
             rep = counter.update(value, t)
             if rep is None:
                 continue
-            if self._counted_by_other_side(i, rep) or (self._free and self._already_counted(i, rep)):
+            if self._counted_by_other_side(i, rep) or \
+                    (self._free and self._already_counted(i, rep)):
                 self._last_reps[i] = rep
                 continue
             self._reported[i].append(rep)
