@@ -371,11 +371,12 @@ def summary_table(results: dict[str, list[tuple[Clip, float]]],
 
 # The counting thresholds the grouped cross-validation chooses from: (module, constant, candidates
 # with the shipped value among them). 0.5 for LOOSE_VISIBILITY and 10**6 for EVIDENCE_REPS turn
-# the feature off (MIN_VISIBILITY; no run is ever long enough); GATE_NOTE_SHARE above 1 never
-# finds a tilt check misfit.
+# the feature off (MIN_VISIBILITY; no run is ever long enough), as 1e9 for FORESHORTENED (no
+# torso is that short); GATE_NOTE_SHARE above 1 never finds a tilt check misfit.
 CV_PARAMS: list[tuple[str, str, tuple[float, ...]]] = [
     ("repsense.engine.tracker", "LOOSE_VISIBILITY", (0.5, 0.35, 0.2, 0.1, 0.05)),
     ("repsense.engine.tracker", "EVIDENCE_REPS", (10**6, 3, 2)),
+    ("repsense.engine.tracker", "FORESHORTENED", (1e9, 2.0, 1.5, 1.0)),
     ("repsense.engine.tracker", "GATE_NOTE_SHARE", (1.01, 0.7, 0.5, 0.3)),
 ]
 

@@ -157,6 +157,14 @@ def lying_down(lm: np.ndarray, aspect: float) -> np.ndarray:
     return out
 
 
+def end_on(lm: np.ndarray, aspect: float) -> np.ndarray:
+    """The poses as a camera looking along the torso sees them (from the feet or the head): the
+    torso short against the shoulders' width, its tilt unreadable (tracker.FORESHORTENED)."""
+    out = lm.copy()
+    out[..., 0] = 0.5 + (lm[..., 0] - 0.5) * 2.5
+    return out
+
+
 def squat_spec_lying() -> object:
     """The squat description with a tilt check the upright sample fails: torso lying back."""
     text = (pathlib.Path(__file__).resolve().parents[1] / "repsense" / "engine" / "exercises" /
@@ -169,14 +177,18 @@ def squat_spec_lying() -> object:
     return parse_spec(tomllib.loads(text), "squat")
 
 
-def test_a_tilt_check_that_fails_throughout_is_evidence_not_a_wall():
-    # A camera at the foot of a bench makes a lying torso look upright: the tilt check fails in
-    # every frame, yet the driving signal repeats like reps. They count, and the report says
-    # which check failed.
+def test_a_tilt_check_the_view_cannot_read_is_evidence_not_a_wall():
+    # A camera at the foot of a bench makes a lying torso look upright and short: the tilt
+    # check fails in every frame, yet the driving signal repeats like reps. They count, and the
+    # report says which check failed.
     tracker = Tracker(squat_spec_lying(), aspect=SAMPLE.aspect)
-    assert len(squat_reps(drive(tracker, SAMPLE.landmarks, SAMPLE.timestamp_ms))) == 5
+    assert len(squat_reps(drive(tracker, end_on(SAMPLE.landmarks, SAMPLE.aspect),
+                                SAMPLE.timestamp_ms))) == 5
     (note,) = tracker.notes()
     assert "torso not lying back in 100% of frames" in note and "5 reps counted" in note
+    # a torso seen at its length reads its tilt: upright is upright, the check stays a wall
+    tracker = Tracker(squat_spec_lying(), aspect=SAMPLE.aspect)
+    assert not squat_reps(drive(tracker, SAMPLE.landmarks, SAMPLE.timestamp_ms))
 
 
 def test_a_run_of_reps_that_fail_a_tilt_check_counts_a_lone_one_does_not():
@@ -185,13 +197,14 @@ def test_a_run_of_reps_that_fail_a_tilt_check_counts_a_lone_one_does_not():
     # the camera turns while the person stands between two reps
     between = [(a.end_ms + b.start_ms) / 2 for a, b in zip(reps, reps[1:])]
     spec = squat_spec_lying()
-    # reps 1-3 lying (the check passes), 4 and 5 upright (it fails): two alike reps in a row
-    mixed = np.where((ts <= between[2])[:, None, None], lying_down(lm, SAMPLE.aspect), lm)
+    seen_end_on = end_on(lm, SAMPLE.aspect)
+    # reps 1-3 lying (the check passes), 4 and 5 seen end-on (it fails): two alike reps in a row
+    mixed = np.where((ts <= between[2])[:, None, None], lying_down(lm, SAMPLE.aspect), seen_end_on)
     tracker = Tracker(spec, aspect=SAMPLE.aspect)
     assert len(squat_reps(drive(tracker, mixed, ts))) == 5
     assert tracker.counter.evidence_reps == 2
-    # reps 1-4 lying, only the last upright: one lone excursion is not a rep
-    mixed = np.where((ts <= between[3])[:, None, None], lying_down(lm, SAMPLE.aspect), lm)
+    # reps 1-4 lying, only the last end-on: one lone excursion is not a rep
+    mixed = np.where((ts <= between[3])[:, None, None], lying_down(lm, SAMPLE.aspect), seen_end_on)
     assert len(squat_reps(drive(Tracker(spec, aspect=SAMPLE.aspect), mixed, ts))) == 4
 
 

@@ -16,7 +16,7 @@ from repsense.engine.coaching import Coach
 from repsense.engine.counting import HoldTimer, Phase, Rep, RepCounter, Rhythm
 from repsense.engine.events import (Event, ExerciseDetected, HoldUpdated, PersonLost, RepCompleted,
                              SessionEnded)
-from repsense.engine.form import Fault, FormJudge, view_of
+from repsense.engine.form import Fault, FormJudge, view_of, view_ratio
 from repsense.engine.sets import DEFAULT_REST_S, SetKeeper
 from repsense.engine.generic import GENERIC_SPEC, MotionParams, MotionSignal
 from repsense.engine.exercises import GENERIC, ExerciseSpec, catalog, get_spec
@@ -50,16 +50,20 @@ BOXED_FRAMES = 10
 # In auto mode, poses kept for replay into the counter of a newly recognised exercise.
 REPLAY_MS = 4000
 # A description's tilt checks (the body's angle to the image vertical, ORIENTATION_MEASURES) are
-# evidence, not a wall: a camera at the foot of a bench makes a lying torso look upright, an
-# incline push-up leans less than a floor one. A second counter per side counts the driving
-# signal when only a tilt check fails, and its reps that the gated counter did not count are
+# evidence, not a wall, where the view cannot read the tilt: a torso pointing at the camera (a
+# bench press filmed from its foot end, push-ups from the head) shows in the image shorter than
+# FORESHORTENED times the shoulder width (form.view_ratio: ~0.8 facing the camera, ~0 side-on),
+# and its tilt says nothing. A body seen at its length keeps the wall: someone standing with
+# bending elbows is not doing push-ups. A second counter per side counts the driving signal when
+# only such unreadable tilt checks fail, and its reps that the gated counter did not count are
 # counted once EVIDENCE_REPS of them in a row look alike (depth within EVIDENCE_ROM times,
 # duration within EVIDENCE_TIME times each other, each starting within the description's
-# max_rep_s of the last) - the signal repeats like reps, where one lone excursion (kneeling down,
-# getting up, racking the bar) does not - or at once when the tilt check failed in most of the
-# frames so far (ExerciseCounter.tilt_misfit: it does not fit this view or variant). A check of
-# the joints' order (hands above the shoulders) holds in any view and stays a wall.
-# Cross-validated by source video (bench/count_accuracy.py --cv, docs/benchmarks.md).
+# max_rep_s of the last) - the signal repeats like reps, where one lone excursion (racking the
+# bar, getting up) does not - or at once when the tilt check failed in most of the frames so far
+# (ExerciseCounter.tilt_misfit: it does not fit this view). A check of the joints' order (hands
+# above the shoulders) holds in any view and stays a wall. Cross-validated by source video
+# (bench/count_accuracy.py --cv, docs/benchmarks.md).
+FORESHORTENED = 1.5
 EVIDENCE_REPS = 2
 EVIDENCE_ROM = 1.5
 EVIDENCE_TIME = 2.0
@@ -152,8 +156,8 @@ class ExerciseCounter:
     # --- gates -------------------------------------------------------------------------------
     def _posture_ok(self, pose: np.ndarray) -> bool:
         """Every posture check passes (or cannot be measured). Sets ``_tilt_only``: the checks
-        that failed are all of the body's tilt in the image (ORIENTATION_MEASURES), which a
-        camera angle or a variant changes (see EVIDENCE_REPS)."""
+        that failed are all of the body's tilt in the image (ORIENTATION_MEASURES) and the torso
+        points at the camera, so the view cannot read the tilt (see FORESHORTENED)."""
         ok, self._tilt_only = True, True
         for cond in self.spec.posture:
             if self.boxed and cond.measure in ORIENTATION_MEASURES:
@@ -171,6 +175,9 @@ class ExerciseCounter:
                         self.tilt_failures += 1
                 ok = False
                 self._tilt_only &= cond.measure in ORIENTATION_MEASURES
+        if not ok and self._tilt_only:   # a tilt the view can read is no evidence
+            r = view_ratio(to_metric(pose, self.aspect, use_z=True))
+            self._tilt_only = not math.isnan(r) and r >= FORESHORTENED
         return ok
 
     def gate_note(self) -> str | None:
