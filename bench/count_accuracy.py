@@ -22,6 +22,15 @@ normalised MAE, off-by-one and exact rates. A video with a true count of 0 is sc
 video (the fold's parameters chosen on the other folds, scored on it).
 
     .venv/bin/python bench/count_accuracy.py --repcount [--exercise auto|generic] [--folds 5]
+
+``--summary`` counts every clip with the exercise given (``labelled``), in auto and generic, and
+the RepCount-A dev half the same way (its classes mapped to our exercises, REPCOUNT_EXERCISE),
+and prints the one table: a row per mode, a column per clip set (the 18 old dev clips, the 20
+new ones, UCFRep dev, RepCount). ``--cv`` cross-validates the counting thresholds leaving one
+source video out (CV_PARAMS).
+
+    .venv/bin/python bench/count_accuracy.py --poses DIR --summary
+    .venv/bin/python bench/count_accuracy.py --poses DIR --cv
 """
 
 from __future__ import annotations
@@ -36,6 +45,9 @@ from dataclasses import dataclass
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "videos"
 REPCOUNT = ROOT.parent / "shared" / "data" / "repcount"
+# The dev clips in videos/clips before the second batch of clips: the first rows of labels.csv.
+OLD_CLIPS = 18
+CLIP_SETS = ("old", "new", "ucfrep")
 UCF_EXERCISE = {"BodyWeightSquats": "squat", "JumpingJack": "jumping_jack",
                 "HandStandPushups": "handstand_push_up"}
 
@@ -49,6 +61,16 @@ class Clip:
     end_s: float
     hold: bool = False
     span_only: bool = False   # the label counts only inside [start_s, end_s]
+    set: str = "old"          # old / new dev clips, or ucfrep (see CLIP_SETS)
+
+    @property
+    def group(self) -> str:
+        """The source video the clip comes from, for cross-validation grouped by source: the
+        repository prefix of a dev clip ("MrPose", "aiTrainer", ...), UCFRep's group (g05)."""
+        stem = self.path.stem
+        if self.set == "ucfrep":   # v_<class>_g<NN>_c<MM>: a group of one class is one source
+            return "_".join(stem.split("_")[1:3])
+        return stem.split("_")[0]
 
     @property
     def counted_as(self) -> str:
@@ -62,18 +84,20 @@ class Clip:
 def labelled_clips(data: pathlib.Path = DATA) -> list[Clip]:
     clips = []
     with open(data / "clips" / "labels.csv", newline="") as f:
-        for row in csv.DictReader(f):
+        for i, row in enumerate(csv.DictReader(f)):
             hold = not row["count"]
             clips.append(Clip(data / "clips" / row["file"], row["exercise"],
                               float(row["hold_s"] if hold else row["count"]),
-                              float(row["t_start_s"]), float(row["t_end_s"]), hold))
+                              float(row["t_start_s"]), float(row["t_end_s"]), hold,
+                              set="old" if i < OLD_CLIPS else "new"))
     with open(data / "ucfrep" / "labels.csv", newline="") as f:
         for row in csv.DictReader(f):
             fps = float(row.get("fps") or 25.0)
             # label frames are 1-based boundaries; keep half a frame either side
             clips.append(Clip(data / "ucfrep" / row["file"], UCF_EXERCISE[row["exercise"]],
                               float(row["count"]), (int(row["start_frame"]) - 1.5) / fps,
-                              (int(row["end_frame"]) + 0.5) / fps, span_only=True))
+                              (int(row["end_frame"]) + 0.5) / fps, span_only=True,
+                              set="ucfrep"))
     return clips
 
 
@@ -169,24 +193,46 @@ def repcount_table(preds: dict[str, dict[str, float]], videos: list[RepCountVide
     return "\n".join(lines)
 
 
-def run_repcount(modes: list[str], folds: int = 0) -> int:
+# RepCount-A's classes as our exercises ("labelled" mode); a class with no description
+# (front raises, pommel horse, others) is counted by the generic counter.
+REPCOUNT_EXERCISE = {"bench_pressing": "bench_press", "situp": "sit_up",
+                     "jump_jack": "jumping_jack", "pull_up": "pull_up", "push_up": "push_up",
+                     "squat": "squat"}
+
+
+def repcount_mode(video: RepCountVideo, mode: str) -> str:
+    if mode != "labelled":
+        return mode
+    from repsense.engine.exercises import catalog
+
+    name = REPCOUNT_EXERCISE.get(video.cls, "generic")
+    return name if name in catalog() else "generic"
+
+
+def run_repcount(modes: list[str], folds: int = 0,
+                 quiet: bool = False) -> dict[str, dict[str, float]]:
+    """Every RepCount-A video counted in each mode: {mode: {video: predicted}}; prints per video
+    and the per-class table unless ``quiet``."""
     from repsense.session import analyze_recording
 
     videos = repcount_videos()
     preds: dict[str, dict[str, float]] = {m: {} for m in modes}
-    print(f"{'video':14s} {'class':16s} {'true':>5s}" + "".join(f" {m:>8s}" for m in modes))
+    if not quiet:
+        print(f"{'video':14s} {'class':16s} {'true':>5s}" + "".join(f" {m:>8s}" for m in modes))
     for v in videos:
         rec = repcount_recording(v)
         for m in modes:
-            preds[m][v.name] = float(analyze_recording(rec, m).report.total_reps)
-        print(f"{v.name:14s} {v.cls:16s} {v.count:5d}" +
-              "".join(f" {preds[m][v.name]:8.0f}" for m in modes), flush=True)
-    print()
-    print(repcount_table(preds, videos))
+            preds[m][v.name] = float(analyze_recording(rec, repcount_mode(v, m)).report.total_reps)
+        if not quiet:
+            print(f"{v.name:14s} {v.cls:16s} {v.count:5d}" +
+                  "".join(f" {preds[m][v.name]:8.0f}" for m in modes), flush=True)
+    if not quiet:
+        print()
+        print(repcount_table(preds, videos))
     if folds:
         print()
         print(cross_validate(videos, folds))
-    return 0
+    return preds
 
 
 def generic_candidates() -> dict[str, object]:
@@ -247,10 +293,140 @@ def cross_validate(videos: list[RepCountVideo], folds: int) -> str:
     return "\n".join(lines)
 
 
+def clip_rows(mode: str, clips: list[Clip], poses: pathlib.Path | None, model: str = "full",
+              span: bool = False) -> list[tuple[Clip, float]]:
+    """Every clip counted in one mode (``labelled``: the clip's exercise, see Clip.counted_as)."""
+    return [(clip, predict(clip, recording_for(clip, poses, model,
+                                               whole=not (span or clip.span_only)), mode))
+            for clip in clips]
+
+
+def off(clip: Clip, pred: float) -> bool:
+    return abs(pred - clip.count) > (0.1 * clip.count if clip.hold else 1)
+
+
+def clip_tables(results: dict[str, list[tuple[Clip, float]]]) -> str:
+    """Per clip (a column per mode), then per exercise and per clip set, a column group per mode."""
+    modes = list(results)
+    clips = [c for c, _ in results[modes[0]]]
+    lines = [f"{'clip':58s} {'set':6s} {'exercise':14s} {'true':>5s}" +
+             "".join(f" {m[:8]:>8s}" for m in modes)]
+    for i, clip in enumerate(clips):
+        preds = [results[m][i][1] for m in modes]
+        flags = ",".join(m for m, p in zip(modes, preds) if off(clip, p))
+        lines.append(f"{clip.path.name[:58]:58s} {clip.set:6s} {clip.exercise[:14]:14s} "
+                     f"{clip.count:5.1f}" + "".join(f" {p:8.1f}" for p in preds) +
+                     (f"  <-- off ({flags})" if flags else ""))
+
+    def block(title: str, groups: list[tuple[str, list[int]]]) -> None:
+        lines.append("")
+        lines.append(f"{title:18s} {'clips':>5s}" +
+                     "".join(f" | {m[:8] + ' OBO':>12s} {'exact':>5s} {'nMAE':>6s}" for m in modes))
+        for name, idx in groups:
+            line = f"{name:18s} {len(idx):5d}"
+            for m in modes:
+                sc = score([results[m][i] for i in idx])
+                line += f" | {sc['off_by_one']:12.2f} {sc['exact']:5.2f} {sc['nmae']:6.3f}"
+            lines.append(line)
+
+    by_ex: dict[str, list[int]] = defaultdict(list)
+    for i, clip in enumerate(clips):
+        by_ex[clip.exercise].append(i)
+    block("exercise", sorted(by_ex.items()) + [("overall", list(range(len(clips))))])
+    block("clip set", [(name, [i for i, c in enumerate(clips) if c.set == name])
+                       for name in CLIP_SETS] +
+          [("clips (old+new)", [i for i, c in enumerate(clips) if c.set != "ucfrep"]),
+           ("all", list(range(len(clips))))])
+    return "\n".join(lines)
+
+
+def summary_table(results: dict[str, list[tuple[Clip, float]]],
+                  repcount: dict[str, dict[str, float]] | None) -> str:
+    """The one table: a row per mode, a column per clip set; cells are OBO / exact / nMAE."""
+    sets: list[tuple[str, object]] = [(n, lambda c, n=n: c.set == n) for n in CLIP_SETS]
+    sets.insert(2, ("clips", lambda c: c.set != "ucfrep"))
+    sets.append(("all dev", lambda c: True))
+    head = ["mode"] + [f"{n} ({sum(f(c) for c, _ in next(iter(results.values())))})"
+                       for n, f in sets]
+    videos = repcount_videos() if repcount else []
+    if repcount:
+        head.append(f"RepCount dev ({len(videos)})")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m, rows in results.items():
+        cells = [{"labelled": "given"}.get(m, m)]
+        for _, f in sets:
+            sc = score([(c, p) for c, p in rows if f(c)])  # type: ignore[operator]
+            cells.append(f"{sc['off_by_one']:.2f} / {sc['exact']:.2f} / {sc['nmae']:.3f}")
+        if repcount:
+            if m in repcount:
+                sc = repcount_score([(v.count, repcount[m][v.name]) for v in videos])
+                cells.append(f"{sc['obo']:.2f} / {sc['exact']:.2f} / {sc['nmae']:.3f}")
+            else:
+                cells.append("-")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("cells: within one (holds: within 10%) / exact / nMAE")
+    return "\n".join(lines)
+
+
+# The counting thresholds the grouped cross-validation chooses from: (module, constant, candidates
+# with the shipped value among them). 0.5 for LOOSE_VISIBILITY and 10**6 for EVIDENCE_REPS turn
+# the feature off (MIN_VISIBILITY; no run is ever long enough), as 1e9 for FORESHORTENED (no
+# torso is that short); GATE_NOTE_SHARE above 1 never finds a tilt check misfit.
+CV_PARAMS: list[tuple[str, str, tuple[float, ...]]] = [
+    ("repsense.engine.tracker", "LOOSE_VISIBILITY", (0.5, 0.35, 0.2, 0.1, 0.05)),
+    ("repsense.engine.tracker", "EVIDENCE_REPS", (10**6, 3, 2)),
+    ("repsense.engine.tracker", "FORESHORTENED", (1e9, 2.0, 1.5, 1.0)),
+    ("repsense.engine.tracker", "GATE_NOTE_SHARE", (1.01, 0.7, 0.5, 0.3)),
+]
+
+
+def cross_validate_clips(clips: list[Clip], poses: pathlib.Path | None) -> str:
+    """Leave one source out (Clip.group: a repository's clips, a UCFRep class group): for each
+    counting threshold in CV_PARAMS (the others as shipped), the candidate with the lowest nMAE
+    (then the highest within-one share) on the other sources counts the held-out source's clips,
+    with the exercise given. Prints the pooled held-out figures next to the shipped value's."""
+    import importlib
+
+    recs = {c.path.name: recording_for(c, poses, "full", whole=not c.span_only) for c in clips}
+    groups = sorted({c.group for c in clips})
+    lines = [f"counting thresholds, leave-one-source-out cross-validation over {len(clips)} "
+             f"clips from {len(groups)} sources (exercise given)"]
+    for module_name, attr, candidates in CV_PARAMS:
+        module = importlib.import_module(module_name)
+        shipped = getattr(module, attr)
+        preds: dict[float, list[tuple[Clip, float]]] = {}
+        try:
+            for value in candidates:
+                setattr(module, attr, type(shipped)(value))
+                preds[value] = [(c, predict(c, recs[c.path.name], "labelled")) for c in clips]
+        finally:
+            setattr(module, attr, shipped)
+        pooled: list[tuple[Clip, float]] = []
+        chosen: dict[float, int] = defaultdict(int)
+        for g in groups:
+            def train(value: float, g: str = g) -> tuple[float, float]:
+                sc = score([(c, p) for c, p in preds[value] if c.group != g])
+                return sc["nmae"], -sc["off_by_one"]
+            best = min(candidates, key=lambda v: (train(v), v != shipped))
+            chosen[best] += 1
+            pooled += [(c, p) for c, p in preds[best] if c.group == g]
+        cv, ship = score(pooled), score(preds[shipped])
+        lines.append(f"{attr}: shipped {shipped:g}: within one {ship['off_by_one']:.3f}, nMAE "
+                     f"{ship['nmae']:.3f}; cross-validated: within one {cv['off_by_one']:.3f}, "
+                     f"nMAE {cv['nmae']:.3f}; chosen " + ", ".join(
+                         f"{v:g} in {n} of {len(groups)} folds" for v, n in sorted(chosen.items())))
+        lines.append("  per candidate on all clips: " + ", ".join(
+            f"{v:g}: {score(r)['off_by_one']:.3f} / {score(r)['nmae']:.3f}"
+            for v, r in preds.items()))
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--poses", type=pathlib.Path, help="cache folder for pose recordings")
-    parser.add_argument("--exercise", default="labelled", help="labelled, generic or auto")
+    parser.add_argument("--exercise", default="labelled",
+                        help="labelled, generic or auto, or several comma-separated")
     parser.add_argument("--model", default="full", choices=["lite", "full"])
     parser.add_argument("--only", default="", help="substring filter on clip file names")
     parser.add_argument("--span", action="store_true",
@@ -259,34 +435,32 @@ def main() -> int:
                         help="run the RepCount-A pose recordings (auto and generic by default)")
     parser.add_argument("--folds", type=int, default=0,
                         help="with --repcount: K-fold cross-validation of the generic counter")
+    parser.add_argument("--summary", action="store_true",
+                        help="all clips and RepCount in labelled, auto and generic: the one table")
+    parser.add_argument("--cv", action="store_true",
+                        help="cross-validation by source video of the counting thresholds")
     args = parser.parse_args()
-    if args.repcount:
+    if args.cv:
+        print(cross_validate_clips(labelled_clips(), args.poses))
+        return 0
+    if args.repcount and not args.summary:
         if not REPCOUNT.is_dir():
             print(f"no data at {REPCOUNT}", file=sys.stderr)
             return 2
         modes = ["auto", "generic"] if args.exercise == "labelled" else args.exercise.split(",")
-        return run_repcount(modes, args.folds)
+        run_repcount(modes, args.folds)
+        return 0
     if not DATA.is_dir():
         print(f"no data at {DATA}", file=sys.stderr)
         return 2
-    rows: list[tuple[Clip, float]] = []
-    print(f"{'clip':48s} {'exercise':18s} {'true':>6s} {'pred':>6s}")
-    for clip in labelled_clips():
-        if args.only not in clip.path.name:
-            continue
-        rec = recording_for(clip, args.poses, args.model, whole=not (args.span or clip.span_only))
-        pred = predict(clip, rec, args.exercise)
-        rows.append((clip, pred))
-        flag = "" if abs(pred - clip.count) <= (0.1 * clip.count if clip.hold else 1) else "  <-- off"
-        print(f"{clip.path.name:48s} {clip.exercise:18s} {clip.count:6.1f} {pred:6.1f}{flag}",
-              flush=True)
-    by_ex: dict[str, list[tuple[Clip, float]]] = defaultdict(list)
-    for clip, pred in rows:
-        by_ex[clip.exercise].append((clip, pred))
-    print(f"\n{'exercise':18s} {'clips':>5s} {'off-by-one':>10s} {'exact':>6s} {'nMAE':>6s}")
-    for name, sub in sorted(by_ex.items()) + [("overall", rows)]:
-        s = score(sub)
-        print(f"{name:18s} {s['clips']:5d} {s['off_by_one']:10.2f} {s['exact']:6.2f} {s['nmae']:6.3f}")
+    modes = ["labelled", "auto", "generic"] if args.summary else args.exercise.split(",")
+    clips = [c for c in labelled_clips() if args.only in c.path.name]
+    results = {m: clip_rows(m, clips, args.poses, args.model, args.span) for m in modes}
+    print(clip_tables(results))
+    if args.summary:
+        repcount = run_repcount(modes, quiet=True) if REPCOUNT.is_dir() else None
+        print()
+        print(summary_table(results, repcount))
     return 0
 
 

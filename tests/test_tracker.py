@@ -128,3 +128,111 @@ def test_every_shipped_description_loads_and_names_match():
 def test_bad_descriptions_say_what_is_wrong(table, message):
     with pytest.raises(InputError, match=message):
         parse_spec(table, "test.toml")
+
+
+# --- counting what the camera shows (issue #20) ---------------------------------------------------
+
+def squat_reps(events: list) -> list:
+    return [e for e in events if isinstance(e, RepCompleted)]
+
+
+def test_feet_the_model_places_but_barely_sees_still_count():
+    # Feet behind the plates or just below the frame: the model still places the ankles, with a
+    # visibility under MIN_VISIBILITY. The knee angle is read from them (LOOSE_VISIBILITY) while
+    # the torso is seen; before, the signal was lost and not one squat counted.
+    lm = SAMPLE.landmarks.copy()
+    lm[:, [L.LEFT_ANKLE, L.RIGHT_ANKLE], 3] = 0.35
+    assert len(squat_reps(drive(Tracker("squat", aspect=SAMPLE.aspect), lm,
+                                SAMPLE.timestamp_ms))) == 5
+    # ... but not without a torso to anchor them (a close-up of the legs)
+    lm[:, [L.LEFT_SHOULDER, L.RIGHT_SHOULDER], 3] = 0.05
+    assert not squat_reps(drive(Tracker("squat", aspect=SAMPLE.aspect), lm, SAMPLE.timestamp_ms))
+
+
+def lying_down(lm: np.ndarray, aspect: float) -> np.ndarray:
+    """The poses turned 90 degrees in the image (joint angles kept, the body's tilt changed)."""
+    out = lm.copy()
+    x, y = lm[..., 0] * aspect, lm[..., 1]
+    out[..., 0], out[..., 1] = (0.5 + (y - 0.5)) / aspect, 0.5 - (x - 0.5 * aspect)
+    return out
+
+
+def end_on(lm: np.ndarray, aspect: float) -> np.ndarray:
+    """The poses as a camera looking along the torso sees them (from the feet or the head): the
+    torso short against the shoulders' width, its tilt unreadable (tracker.FORESHORTENED)."""
+    out = lm.copy()
+    out[..., 0] = 0.5 + (lm[..., 0] - 0.5) * 2.5
+    return out
+
+
+def squat_spec_lying() -> object:
+    """The squat description with a tilt check the upright sample fails: torso lying back."""
+    text = (pathlib.Path(__file__).resolve().parents[1] / "repsense" / "engine" / "exercises" /
+            "squat.toml").read_text()
+    text = text.replace('measure = "torso_vertical_deg"\nmax = 70.0',
+                        'measure = "torso_vertical_deg"\nmin = 45.0')
+    assert "min = 45.0" in text
+    import tomllib
+
+    return parse_spec(tomllib.loads(text), "squat")
+
+
+def test_a_tilt_check_the_view_cannot_read_is_evidence_not_a_wall():
+    # A camera at the foot of a bench makes a lying torso look upright and short: the tilt
+    # check fails in every frame, yet the driving signal repeats like reps. They count, and the
+    # report says which check failed.
+    tracker = Tracker(squat_spec_lying(), aspect=SAMPLE.aspect)
+    assert len(squat_reps(drive(tracker, end_on(SAMPLE.landmarks, SAMPLE.aspect),
+                                SAMPLE.timestamp_ms))) == 5
+    (note,) = tracker.notes()
+    assert "torso not lying back in 100% of frames" in note and "5 reps counted" in note
+    # a torso seen at its length reads its tilt: upright is upright, the check stays a wall
+    tracker = Tracker(squat_spec_lying(), aspect=SAMPLE.aspect)
+    assert not squat_reps(drive(tracker, SAMPLE.landmarks, SAMPLE.timestamp_ms))
+
+
+def test_a_run_of_reps_that_fail_a_tilt_check_counts_a_lone_one_does_not():
+    lm, ts = SAMPLE.landmarks, SAMPLE.timestamp_ms
+    reps = squat_reps(drive(Tracker("squat", aspect=SAMPLE.aspect), lm, ts))
+    # the camera turns while the person stands between two reps
+    between = [(a.end_ms + b.start_ms) / 2 for a, b in zip(reps, reps[1:])]
+    spec = squat_spec_lying()
+    seen_end_on = end_on(lm, SAMPLE.aspect)
+    # reps 1-3 lying (the check passes), 4 and 5 seen end-on (it fails): two alike reps in a row
+    mixed = np.where((ts <= between[2])[:, None, None], lying_down(lm, SAMPLE.aspect), seen_end_on)
+    tracker = Tracker(spec, aspect=SAMPLE.aspect)
+    assert len(squat_reps(drive(tracker, mixed, ts))) == 5
+    assert tracker.counter.evidence_reps == 2
+    # reps 1-4 lying, only the last end-on: one lone excursion is not a rep
+    mixed = np.where((ts <= between[3])[:, None, None], lying_down(lm, SAMPLE.aspect), seen_end_on)
+    assert len(squat_reps(drive(Tracker(spec, aspect=SAMPLE.aspect), mixed, ts))) == 4
+
+
+def test_a_joint_order_check_stays_a_wall():
+    # Hands above the shoulders is true in any view: squats with the hands down never count as
+    # pull-ups, however much the elbows bend.
+    events = drive(Tracker("pull_up", aspect=SAMPLE.aspect), SAMPLE.landmarks, SAMPLE.timestamp_ms)
+    assert not squat_reps(events)
+
+
+def test_a_view_that_hides_the_movement_is_named_with_the_view_that_shows_it():
+    from repsense.engine.form import view_of
+
+    text = (pathlib.Path(__file__).resolve().parents[1] / "repsense" / "engine" / "exercises" /
+            "squat.toml").read_text().replace("[camera]\n", '[camera]\nview = "side"\n', 1)
+    import tomllib
+
+    spec = parse_spec(tomllib.loads(text), "squat")
+    assert view_of(SAMPLE.landmarks[0], SAMPLE.aspect) == "front"
+    # standing still, seen from the front, for a description that wants the side: no reps,
+    # and the report says why and which view works
+    still = np.repeat(SAMPLE.landmarks[:1], len(SAMPLE), axis=0)
+    tracker = Tracker(spec, aspect=SAMPLE.aspect)
+    assert not squat_reps(drive(tracker, still, SAMPLE.timestamp_ms))
+    assert tracker.notes() == ["squat: no reps counted: the camera sees the body from the front "
+                               "(or above), where the knee angle hides the movement; film from "
+                               "the side"]
+    # reps counted: nothing to say
+    tracker = Tracker(spec, aspect=SAMPLE.aspect)
+    assert squat_reps(drive(tracker, SAMPLE.landmarks, SAMPLE.timestamp_ms))
+    assert tracker.notes() == []

@@ -16,7 +16,7 @@ from repsense.engine.coaching import Coach
 from repsense.engine.counting import HoldTimer, Phase, Rep, RepCounter, Rhythm
 from repsense.engine.events import (Event, ExerciseDetected, HoldUpdated, PersonLost, RepCompleted,
                              SessionEnded)
-from repsense.engine.form import Fault, FormJudge
+from repsense.engine.form import Fault, FormJudge, view_of, view_ratio
 from repsense.engine.sets import DEFAULT_REST_S, SetKeeper
 from repsense.engine.generic import GENERIC_SPEC, MotionParams, MotionSignal
 from repsense.engine.exercises import GENERIC, ExerciseSpec, catalog, get_spec
@@ -57,6 +57,24 @@ REPLAY_MS = 4000
 # rep goes to one exercise only (see Tracker._commit). Chosen by cross-validation grouped by source
 # video on the dev clips, UCFRep dev and RepCount-A dev (docs/recognition.md "Auto: evidence").
 AUTO_EVIDENCE_MS = 3500
+# A description's tilt checks (the body's angle to the image vertical, ORIENTATION_MEASURES) are
+# evidence, not a wall, where the view cannot read the tilt: a torso pointing at the camera (a
+# bench press filmed from its foot end, push-ups from the head) shows in the image shorter than
+# FORESHORTENED times the shoulder width (form.view_ratio: ~0.8 facing the camera, ~0 side-on),
+# and its tilt says nothing. A body seen at its length keeps the wall: someone standing with
+# bending elbows is not doing push-ups. A second counter per side counts the driving signal when
+# only such unreadable tilt checks fail, and its reps that the gated counter did not count are
+# counted once EVIDENCE_REPS of them in a row look alike (depth within EVIDENCE_ROM times,
+# duration within EVIDENCE_TIME times each other, each starting within the description's
+# max_rep_s of the last) - the signal repeats like reps, where one lone excursion (racking the
+# bar, getting up) does not - or at once when the tilt check failed in most of the frames so far
+# (ExerciseCounter.tilt_misfit: it does not fit this view). A check of the joints' order (hands
+# above the shoulders) holds in any view and stays a wall. Cross-validated by source video
+# (bench/count_accuracy.py --cv, docs/benchmarks.md).
+FORESHORTENED = 1.5
+EVIDENCE_REPS = 2
+EVIDENCE_ROM = 1.5
+EVIDENCE_TIME = 2.0
 IDLE = "idle"
 UNKNOWN = "unknown"
 TRAVEL_WINDOW_MS = 500
@@ -65,6 +83,12 @@ PAUSE_BAND = 0.1
 # Reps a regular run hid (CountSpec.fill_missed) are counted only when the signal moved between
 # the reps around them by at least this share of a rep's range.
 MISSED_MOTION = 0.5
+# A driving signal whose joints the model sees too poorly to trust (MIN_VISIBILITY: feet behind
+# plates or just below the frame, the far arm behind the body) is read from the joints the model
+# still places with at least this visibility, rather than lost - while the torso is seen (the body
+# is in the frame; a close-up of an arm has no anchor for the joints it hides). Cross-validated
+# by source video (bench/count_accuracy.py --cv, docs/benchmarks.md).
+LOOSE_VISIBILITY = 0.2
 
 
 
@@ -77,6 +101,12 @@ class Sample:
     phase: str
     exercise: str = ""
     faults: tuple[str, ...] = ()   # frame faults in progress (form rules judged per frame)
+
+
+def _torso_seen(pose: np.ndarray) -> bool:
+    """A shoulder and a hip of a gated pose are visible."""
+    return not (np.isnan(body_point(pose[:, :2], "shoulder")).any() or
+                np.isnan(body_point(pose[:, :2], "hip")).any())
 
 
 class ExerciseCounter:
@@ -111,6 +141,19 @@ class ExerciseCounter:
         self.boxed = False
         self.frames_seen = 0
         self.posture_failures: dict[str, int] = {}   # failed condition -> frames it blocked
+        # tilt checks as evidence (EVIDENCE_REPS): a counter per side that no tilt check gates,
+        # its reps waiting for the evidence of a run, and those counted
+        free = any(c.measure in ORIENTATION_MEASURES for c in spec.posture) and \
+            spec.count is not None and spec.signal is not None and spec.signal.type != "motion"
+        self._free = [RepCounter(spec.count) for _ in range(sides)] \
+            if free and spec.count is not None else []
+        self._pending: list[list[Rep]] = [[] for _ in range(sides)]
+        self._free_run: list[Rep | None] = [None] * sides   # last rep counted on evidence
+        self._reported: list[deque[Rep]] = [deque(maxlen=4) for _ in range(sides)]
+        self.evidence_reps = 0
+        self.tilt_failures = 0    # frames a tilt check (ORIENTATION_MEASURES) blocked
+        self.views: dict[str, int] = {}   # frames seen from the side / the front (view_note)
+        self._tilt_only = True
 
     @property
     def phase(self) -> str:
@@ -121,6 +164,10 @@ class ExerciseCounter:
 
     # --- gates -------------------------------------------------------------------------------
     def _posture_ok(self, pose: np.ndarray) -> bool:
+        """Every posture check passes (or cannot be measured). Sets ``_tilt_only``: the checks
+        that failed are all of the body's tilt in the image (ORIENTATION_MEASURES) and the torso
+        points at the camera, so the view cannot read the tilt (see FORESHORTENED)."""
+        ok, self._tilt_only = True, True
         for cond in self.spec.posture:
             if self.boxed and cond.measure in ORIENTATION_MEASURES:
                 continue  # the body's tilt is lost in a box-normalised pose
@@ -130,23 +177,59 @@ class ExerciseCounter:
             below = cond.min is not None and v < cond.min
             if below or (cond.max is not None and v > cond.max):
                 bound = cond.min if below else cond.max
-                why = condition_failure(cond.measure, below, bound)  # type: ignore[arg-type]
-                self.posture_failures[why] = self.posture_failures.get(why, 0) + 1
-                return False
-        return True
+                if ok:
+                    why = condition_failure(cond.measure, below, bound)  # type: ignore[arg-type]
+                    self.posture_failures[why] = self.posture_failures.get(why, 0) + 1
+                    if cond.measure in ORIENTATION_MEASURES:
+                        self.tilt_failures += 1
+                ok = False
+                self._tilt_only &= cond.measure in ORIENTATION_MEASURES
+        if not ok and self._tilt_only:   # a tilt the view can read is no evidence
+            r = view_ratio(to_metric(pose, self.aspect, use_z=True))
+            self._tilt_only = not math.isnan(r) and r >= FORESHORTENED
+        return ok
 
     def gate_note(self) -> str | None:
-        """When the posture gate blocked most frames: which condition, how often, and the
-        description's hint (``[extra] gate_hint``), e.g. "push_up: body not horizontal in 96%
-        of frames: incline or wall push-ups? try --exercise generic"."""
+        """When the posture gate blocked most frames: which condition, how often, and either the
+        reps counted on the signal anyway (EVIDENCE_REPS) with the description's ``[extra]
+        variant`` (what the failed check suggests), or its ``gate_hint``: e.g. "push_up: body
+        not horizontal in 63% of frames; 12 reps counted on the signal anyway (an incline or
+        wall push-up, or a camera at the head or feet?)"."""
         if not self.posture_failures or self.frames_seen < GATE_NOTE_FRAMES:
             return None
         why, n = max(self.posture_failures.items(), key=lambda kv: kv[1])
         if n < GATE_NOTE_SHARE * self.frames_seen:
             return None
+        head = f"{self.spec.name}: {why} in {100.0 * n / self.frames_seen:.0f}% of frames"
+        if self.evidence_reps:
+            variant = self.spec.extra.get("variant")
+            return f"{head}; {self.evidence_reps} reps counted on the signal anyway" + \
+                (f" ({variant}?)" if variant else "")
         hint = self.spec.extra.get("gate_hint")
-        return f"{self.spec.name}: {why} in {100.0 * n / self.frames_seen:.0f}% of frames" + \
-            (f": {hint}" if hint else "")
+        return head + (f": {hint}" if hint else "")
+
+    def view_note(self) -> str | None:
+        """When nothing was counted and the camera saw the body mostly from another side than
+        the description's ``[camera] view``: that this view hides the movement, and the view
+        that shows it, e.g. "push_up: no reps counted: the camera sees the body from the front
+        (or above), where the elbow angle hides the movement; film from the side"."""
+        want = self.spec.camera.view
+        if want == "any" or self.count or self.frames_seen < GATE_NOTE_FRAMES or not self.views:
+            return None
+        seen, n = max(self.views.items(), key=lambda kv: kv[1])
+        if seen == want or n < GATE_NOTE_SHARE * self.frames_seen:
+            return None
+        sig = self.spec.signal
+        what = f"the {sig.joints[1]} angle" if sig is not None and sig.type == "angle" and \
+            len(sig.joints) == 3 else "its signal"
+        where = "the front (or above)" if seen == "front" else "the side"
+        return f"{self.spec.name}: no reps counted: the camera sees the body from {where}, " \
+            f"where {what} hides the movement; film from the {want}"
+
+    def note(self) -> str | None:
+        """What the report should say about this counter: the posture gate (gate_note), else
+        a view that hides the movement (view_note)."""
+        return self.gate_note() or self.view_note()
 
     def _travelling(self, pose: np.ndarray, t: int) -> bool:
         if self.spec.max_travel_speed is None or self.boxed:
@@ -166,7 +249,16 @@ class ExerciseCounter:
         return speed > self.spec.max_travel_speed
 
     # --- signals ------------------------------------------------------------------------------
-    def _values(self, pose: np.ndarray, t: int) -> list[float]:
+    def _values(self, pose: np.ndarray, t: int, loose: np.ndarray | None = None) -> list[float]:
+        """The driving signal, one value per counter; where the pose's joints do not give it,
+        from the ``loose`` pose (the joints the model places with LOOSE_VISIBILITY)."""
+        values = self._signal(pose)
+        if loose is not None and any(math.isnan(v) for v in values) and _torso_seen(pose):
+            other = self._signal(loose)
+            values = [o if math.isnan(v) else v for v, o in zip(values, other)]
+        return values
+
+    def _signal(self, pose: np.ndarray) -> list[float]:
         sig = self.spec.signal
         assert sig is not None  # counted exercises always have one (checked when loaded)
         if sig.type == "angle":
@@ -186,9 +278,17 @@ class ExerciseCounter:
         out, self.rep_faults = self.rep_faults, []
         return out + self.form.open_faults
 
-    def update(self, pose: np.ndarray, t: int) -> list[Event]:
+    def update(self, pose: np.ndarray, t: int, loose: np.ndarray | None = None) -> list[Event]:
+        """Count one smoothed, visibility-gated pose; ``loose``: the same pose gated at
+        LOOSE_VISIBILITY, for a driving signal the gated pose does not give."""
         self.frames_seen += 1
-        gated = not self._posture_ok(pose) or self._travelling(pose, t)
+        if self.spec.camera.view != "any" and not self.boxed:
+            view = view_of(pose, self.aspect)
+            if view is not None:
+                self.views[view] = self.views.get(view, 0) + 1
+        posture_ok = self._posture_ok(pose)
+        travelling = self._travelling(pose, t) if posture_ok or self._free else False
+        gated = not posture_ok or travelling
         if gated:
             self.form.close()
             self.form.view = None
@@ -207,9 +307,68 @@ class ExerciseCounter:
             self.last_values = (samples[-1][1] if samples else math.nan,)
             self.backfill = samples[:-1]
             return [e for ts, v in samples for e in self._count([v], ts, t)]
-        values = [math.nan] * len(self._counters) if gated else self._values(pose, t)
+        seen = [math.nan] * len(self._counters) if travelling else self._values(pose, t, loose)
+        values = [math.nan] * len(self._counters) if gated else seen
         self.last_values = tuple(values)
-        return self._count(values, t, t)
+        events = self._count(values, t, t)
+        if self._free:
+            free = seen if posture_ok or self._tilt_only else [math.nan] * len(seen)
+            events.extend(self._count_on_evidence(free, t))
+            if not posture_ok and self._tilt_only and not travelling:
+                self.last_values = tuple(seen)
+        return events
+
+    @property
+    def tilt_misfit(self) -> bool:
+        """The description's tilt check failed in most frames so far (GATE_NOTE_SHARE): it does
+        not fit this variant or view, so its reps need no run to count (EVIDENCE_REPS)."""
+        return self.frames_seen >= GATE_NOTE_FRAMES and \
+            self.tilt_failures >= GATE_NOTE_SHARE * self.frames_seen
+
+    def _count_on_evidence(self, values: list[float], t: int) -> list[Event]:
+        """Feed the counters no posture check gates (EVIDENCE_REPS); events for their reps that
+        the gated counters did not count, once a run of them looks like reps."""
+        events: list[Event] = []
+        for i, (counter, value) in enumerate(zip(self._free, values)):
+            rep = counter.update(value, t)
+            if rep is None or self._already_counted(i, rep):
+                continue
+            run = self._pending[i]
+            last = run[-1] if run else self._free_run[i]
+            if last is None or not self._alike(last, rep):
+                self._free_run[i] = None
+                run = self._pending[i] = []
+            run.append(rep)
+            if self._free_run[i] is None and len(run) < EVIDENCE_REPS and not self.tilt_misfit:
+                continue
+            for r in run:
+                if self._already_counted(i, r):
+                    continue
+                self._reported[i].append(r)
+                self._last_reps[i] = r
+                self.evidence_reps += 1
+                events.append(self._rep_event(r, t))
+            self._free_run[i] = rep
+            self._pending[i] = []
+        return events
+
+    def _already_counted(self, side: int, rep: Rep) -> bool:
+        """Whether a counted rep (of any side) overlaps most of ``rep``."""
+        for reps in self._reported:
+            for other in reps:
+                overlap = min(other.end_ms, rep.end_ms) - max(other.start_ms, rep.start_ms)
+                shorter = min(other.end_ms - other.start_ms, rep.end_ms - rep.start_ms)
+                if shorter > 0 and overlap / shorter > 0.5:
+                    return True
+        return False
+
+    def _alike(self, a: Rep, b: Rep) -> bool:
+        """Two reps of one run: similar depth and duration, the second soon after the first."""
+        assert self.spec.count is not None
+        da, db = a.end_ms - a.start_ms, b.end_ms - b.start_ms
+        return max(a.rom, b.rom) <= EVIDENCE_ROM * min(a.rom, b.rom) and \
+            max(da, db) <= EVIDENCE_TIME * min(da, db) and \
+            0 <= b.start_ms - a.end_ms <= self.spec.count.max_rep_s * 1000
 
     def _count(self, values: list[float], t: int, now: int) -> list[Event]:
         """Feed one sample per counter (taken at ``t``, known at ``now``); events for new reps."""
@@ -222,9 +381,11 @@ class ExerciseCounter:
             rep = counter.update(value, t)
             if rep is None:
                 continue
-            if self._counted_by_other_side(i, rep):
+            if self._counted_by_other_side(i, rep) or \
+                    (self._free and self._already_counted(i, rep)):
                 self._last_reps[i] = rep
                 continue
+            self._reported[i].append(rep)
             prev = self._last_reps[i]
             if self._rhythms and prev is not None:   # a gap needs the rep before it
                 missed = self._rhythms[i].observe(rep.end_ms, self._moved_between(history, prev, rep))
@@ -351,10 +512,11 @@ class Tracker:
         self._sets = SetKeeper(set_rest_s, person_id)   # SetCompleted after a rest or a change
         self.person_id = person_id
         self._smoother = OneEuroFilter()
+        self._loose_smoother = OneEuroFilter()   # the pose gated at LOOSE_VISIBILITY
         self._coach = Coach(person_id)
         self._recognizer = None
         self._counter: ExerciseCounter | None = None
-        self._history: deque[tuple[int, np.ndarray]] = deque()
+        self._history: deque[tuple[int, np.ndarray, np.ndarray]] = deque()
         if exercise == "auto":
             if recognizer is None:
                 from repsense.recognition import ExerciseRecognizer, shipped_model
@@ -457,6 +619,7 @@ class Tracker:
                 events.append(PersonLost(t, last_seen_ms=self._last_seen_ms,
                                          person_id=self.person_id))
             self._smoother.reset()
+            self._loose_smoother.reset()
             events.extend(self._coach.update(t, None, self._spec, None))
             self._record(t, None)
             return events
@@ -468,9 +631,10 @@ class Tracker:
             self._counter.boxed = self.boxed
         gated = gate_visibility(pose, MIN_VISIBILITY)
         smooth = self._smoother(gated, t)
+        loose = self._loose_smoother(gate_visibility(pose, LOOSE_VISIBILITY), t)
         if self._recognizer is not None:
             detected = self._recognizer.update(pose, t)  # type: ignore[attr-defined]
-            self._history.append((t, smooth))
+            self._history.append((t, smooth, loose))
             while t - self._history[0][0] > REPLAY_MS + AUTO_EVIDENCE_MS:
                 self._history.popleft()
             fallback = self._fallback_reps(smooth, t)
@@ -487,7 +651,7 @@ class Tracker:
                     (self._pending is None or self._pending[0] == UNKNOWN):
                 events.extend(self._hold_back(self._handover(t)))
         if self._counter is not None and self._counter is not self._fallback:
-            new = self._counter.update(smooth, t)
+            new = self._counter.update(smooth, t, loose)
             events.extend(self._hold_back(new))
             if self._fallback is not None:
                 self._segment_reps.extend(e for e in new if isinstance(e, RepCompleted))
@@ -601,7 +765,7 @@ class Tracker:
 
     def _retire(self, counter: ExerciseCounter, t: int) -> list[Event]:
         """Finish a counter; keep its posture-gate note."""
-        note = counter.gate_note()
+        note = counter.note()
         if note is not None:
             self._note(note)
         return counter.finish(t)
@@ -616,7 +780,7 @@ class Tracker:
         out = list(self._notes)
         counter = self._counter
         if counter is not None and counter is not self._fallback:
-            note = counter.gate_note()
+            note = counter.note()
             if note is not None and note not in out:
                 out.append(note)
         return out
@@ -646,8 +810,8 @@ class Tracker:
             spec = catalog()[name]
             self._counter = ExerciseCounter(spec, self.aspect, self.person_id)
             self._counter.boxed = self.boxed
-            for th, past in self._history:
-                events.extend(self._counter.update(past, th))
+            for th, past, past_loose in self._history:
+                events.extend(self._counter.update(past, th, past_loose))
             self._segment_reps = [e for e in events if isinstance(e, RepCompleted)]
         self._history.clear()
         return events
