@@ -2,8 +2,8 @@
 // WebSocket /ws -> the engine's state and events -> the panels, voice and tone. Protocol: docs/web.md.
 // This is the entry module: it wires the controls and starts the page; the parts are in live/.
 
-import { el, esc, humanize, params, state, STORE_KEY, toast, withToken } from './live/state.js';
-import { setMuted, speak, unlockAudio } from './live/sound.js';
+import { el, esc, humanize, params, state, stats, STORE_KEY, toast, withToken } from './live/state.js';
+import { setMuted, speak, unlockAudio, useSound } from './live/sound.js';
 import { updateButtons } from './live/buttons.js';
 import { closeSummary, readyHint, renderExercise, renderStatus, resetPanels } from './live/panels.js';
 import { connect, endSession, send } from './live/connection.js';
@@ -15,6 +15,7 @@ import { uploadVideo } from './live/upload.js';
 import { PlanGuide } from './live/plans.js';
 import { wireTeach } from './live/teach.js';
 
+useSound(state, stats, el.mute);
 setInterval(renderStatus, 250);
 
 // wiring

@@ -3,6 +3,8 @@
 // The page only reads the sensors and sends what they give: the conversion to the model's units,
 // frames and 10 Hz grid is the server's (repsense/imu/browser.py), one implementation for all.
 
+import { setMuted, speak, tone, unlockAudio, useSound } from './live/sound.js';
+
 const SEND_EVERY_MS = 250;          // a motion message this often
 const MAX_ROWS = 30000;             // rows in one message (the server's limit)
 const MAX_KEPT = 30 * 60 * 100;     // rows kept while the server is away (30 min at 100 Hz)
@@ -58,46 +60,9 @@ function say(kind, title, text, code) {
 function setConn(s) { el.conn.dataset.state = s; el.conn.textContent = s; }
 
 // ---------------------------------------------------------------------------------------------
-// sound: the rep tone and spoken cues (as on the live page)
+// sound: the rep tone and spoken cues, the live page's (live/sound.js)
 
-function setMuted(m) {
-  state.muted = m;
-  localStorage.setItem('repsense.muted', m ? '1' : '0');
-  el.mute.setAttribute('aria-pressed', String(m));
-  document.body.classList.toggle('muted-sound', m);
-  if (m && 'speechSynthesis' in window) window.speechSynthesis.cancel();
-}
-
-function unlockAudio() {
-  try {
-    if (!state.audio) state.audio = new (window.AudioContext || window.webkitAudioContext)();
-    if (state.audio.state === 'suspended') state.audio.resume();
-  } catch { state.audio = null; }
-}
-
-function tone() {
-  stats.tones += 1;
-  if (state.muted || !state.audio) return;
-  const t0 = state.audio.currentTime;
-  const osc = state.audio.createOscillator();
-  const gain = state.audio.createGain();
-  osc.type = 'sine'; osc.frequency.value = 1320;
-  gain.gain.setValueAtTime(0.0001, t0);
-  gain.gain.exponentialRampToValueAtTime(0.25, t0 + 0.01);
-  gain.gain.exponentialRampToValueAtTime(0.0001, t0 + 0.16);
-  osc.connect(gain).connect(state.audio.destination);
-  osc.start(t0); osc.stop(t0 + 0.18);
-}
-
-function speak(text) {
-  stats.spoken.push(text);
-  if (state.muted || !('speechSynthesis' in window) || !text) return;
-  const synth = window.speechSynthesis;
-  if (synth.speaking || synth.pending) synth.cancel();
-  const u = new SpeechSynthesisUtterance(text);
-  u.rate = 1.05;
-  synth.speak(u);
-}
+useSound(state, stats, el.mute);
 
 // ---------------------------------------------------------------------------------------------
 // the sensors

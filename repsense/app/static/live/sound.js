@@ -1,16 +1,24 @@
-// Sound: spoken cues and the good-rep tone.
+// Sound: spoken cues and the good-rep tone. The live page and the phone sensors page (sensors.js)
+// both use this module; each hands it its own state (`muted`, `audio`), measurements (`tones`,
+// `spoken`) and mute button once, with useSound(), before anything sounds.
 
-import { el, state, stats } from './state.js';
+let page = null;   // {state, stats, mute}
+
+export function useSound(state, stats, mute) {
+  page = { state, stats, mute };
+}
 
 export function setMuted(muted) {
+  const { state, mute } = page;
   state.muted = muted;
   localStorage.setItem('repsense.muted', muted ? '1' : '0');
-  el.mute.setAttribute('aria-pressed', String(muted));
+  mute.setAttribute('aria-pressed', String(muted));
   document.body.classList.toggle('muted-sound', muted);
   if (muted && 'speechSynthesis' in window) window.speechSynthesis.cancel();
 }
 
 export function unlockAudio() {
+  const { state } = page;
   try {
     if (!state.audio) state.audio = new (window.AudioContext || window.webkitAudioContext)();
     if (state.audio.state === 'suspended') state.audio.resume();
@@ -18,6 +26,7 @@ export function unlockAudio() {
 }
 
 export function tone() {
+  const { state, stats } = page;
   stats.tones += 1;
   if (state.muted || !state.audio) return;
   const t0 = state.audio.currentTime;
@@ -32,6 +41,7 @@ export function tone() {
 }
 
 export function speak(text) {
+  const { state, stats } = page;
   stats.spoken.push(text);
   if (state.muted || !('speechSynthesis' in window) || !text) return;
   const synth = window.speechSynthesis;
