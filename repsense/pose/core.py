@@ -86,6 +86,33 @@ def is_missing(pose: np.ndarray) -> bool:
     return bool(np.isnan(pose[:, :2]).all())
 
 
+def checked_frames(poses: np.ndarray, timestamp_ms: np.ndarray, name: str,
+                   shape: str) -> tuple[np.ndarray, np.ndarray]:
+    """A recording's poses as float32 (``shape``: ``(T, 33, 4)`` or ``(T, N, 33, 4)``) and its
+    timestamps as int64 ``(T,)``; ValueError when the shapes are off or the timestamps do not
+    strictly increase."""
+    arr = np.asarray(poses, dtype=np.float32)
+    ts = np.asarray(timestamp_ms, dtype=np.int64)
+    if arr.ndim != shape.count(",") + 1 or arr.shape[-2:] != POSE_SHAPE:
+        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+    if ts.shape != (arr.shape[0],):
+        raise ValueError(f"timestamp_ms must have shape ({arr.shape[0]},), got {ts.shape}")
+    if ts.size > 1 and not (np.diff(ts) > 0).all():
+        raise ValueError("timestamp_ms must be strictly increasing")
+    return arr, ts
+
+
+def source_arrays(image_size: tuple[int, int] | None,
+                  source_fps: float | None) -> dict[str, np.ndarray]:
+    """What a saved recording keeps of its source, when known: ``image_size`` and ``source_fps``."""
+    extra: dict[str, np.ndarray] = {}
+    if image_size is not None:
+        extra["image_size"] = np.asarray(image_size, np.int64)
+    if source_fps is not None:
+        extra["source_fps"] = np.float64(source_fps)
+    return extra
+
+
 @dataclass(frozen=True)
 class PoseRecording:
     """A pose sequence with the source timestamp of every frame.
@@ -105,14 +132,7 @@ class PoseRecording:
     unseen_brightness: float | None = None
 
     def __post_init__(self) -> None:
-        lm = np.asarray(self.landmarks, dtype=np.float32)
-        ts = np.asarray(self.timestamp_ms, dtype=np.int64)
-        if lm.ndim != 3 or lm.shape[1:] != POSE_SHAPE:
-            raise ValueError(f"landmarks must have shape (T, 33, 4), got {lm.shape}")
-        if ts.shape != (lm.shape[0],):
-            raise ValueError(f"timestamp_ms must have shape ({lm.shape[0]},), got {ts.shape}")
-        if ts.size > 1 and not (np.diff(ts) > 0).all():
-            raise ValueError("timestamp_ms must be strictly increasing")
+        lm, ts = checked_frames(self.landmarks, self.timestamp_ms, "landmarks", "(T, 33, 4)")
         object.__setattr__(self, "landmarks", lm)
         object.__setattr__(self, "timestamp_ms", ts)
 
@@ -133,12 +153,8 @@ class PoseRecording:
         return float(1000.0 * (len(self) - 1) / (self.timestamp_ms[-1] - self.timestamp_ms[0]))
 
     def save(self, path: str | pathlib.Path) -> None:
-        extra: dict[str, np.ndarray] = {}
-        if self.image_size is not None:
-            extra["image_size"] = np.asarray(self.image_size, np.int64)
-        if self.source_fps is not None:
-            extra["source_fps"] = np.float64(self.source_fps)
-        np.savez_compressed(path, landmarks=self.landmarks, timestamp_ms=self.timestamp_ms, **extra)
+        np.savez_compressed(path, landmarks=self.landmarks, timestamp_ms=self.timestamp_ms,
+                            **source_arrays(self.image_size, self.source_fps))
 
     @classmethod
     def load(cls, path: str | pathlib.Path) -> "PoseRecording":

@@ -18,7 +18,8 @@ from typing import Protocol
 import numpy as np
 
 from repsense.errors import InputError
-from repsense.pose.core import POSE_SHAPE, Landmark, PoseRecording, missing_pose
+from repsense.pose.core import (POSE_SHAPE, Landmark, PoseRecording, checked_frames, missing_pose,
+                                 source_arrays)
 
 # A landmark counts for the person's box when the model sees it at least this well.
 MIN_VISIBILITY = 0.3
@@ -37,14 +38,7 @@ class PeopleRecording:
     source_fps: float | None = None
 
     def __post_init__(self) -> None:
-        poses = np.asarray(self.poses, dtype=np.float32)
-        ts = np.asarray(self.timestamp_ms, dtype=np.int64)
-        if poses.ndim != 4 or poses.shape[2:] != POSE_SHAPE:
-            raise ValueError(f"poses must have shape (T, N, 33, 4), got {poses.shape}")
-        if ts.shape != (poses.shape[0],):
-            raise ValueError(f"timestamp_ms must have shape ({poses.shape[0]},), got {ts.shape}")
-        if ts.size > 1 and not (np.diff(ts) > 0).all():
-            raise ValueError("timestamp_ms must be strictly increasing")
+        poses, ts = checked_frames(self.poses, self.timestamp_ms, "poses", "(T, N, 33, 4)")
         object.__setattr__(self, "poses", poses)
         object.__setattr__(self, "timestamp_ms", ts)
 
@@ -71,12 +65,8 @@ class PeopleRecording:
         return [p for p in self.poses[t] if not np.isnan(p[:, :2]).all()]
 
     def save(self, path: str | pathlib.Path) -> None:
-        extra: dict[str, np.ndarray] = {}
-        if self.image_size is not None:
-            extra["image_size"] = np.asarray(self.image_size, np.int64)
-        if self.source_fps is not None:
-            extra["source_fps"] = np.float64(self.source_fps)
-        np.savez_compressed(path, people=self.poses, timestamp_ms=self.timestamp_ms, **extra)
+        np.savez_compressed(path, people=self.poses, timestamp_ms=self.timestamp_ms,
+                            **source_arrays(self.image_size, self.source_fps))
 
     @classmethod
     def load(cls, path: str | pathlib.Path) -> "PeopleRecording":
