@@ -84,6 +84,25 @@ def require_person(path: str | pathlib.Path, analysis: Analysis) -> None:
                         "should be in view, lit, and not too small")
 
 
+def save_pose_and_annotate(opts: AnalyzeOptions, path: pathlib.Path, rec: Any, analysed: Any,
+                           notes: list[str]) -> None:
+    """``--save-pose`` and ``--annotate`` for one input: the poses ``rec`` as .npz, and the video
+    with what was ``analysed`` drawn on it (one person's analysis, or the list of several people's:
+    ``--people N``)."""
+    n = opts.n_inputs
+    out = output_for(opts.save_pose, path, n, ".npz")
+    if out is not None:
+        rec.save(out)
+    out = output_for(opts.annotate, path, n, ".mp4")
+    if out is not None:
+        from repsense.sinks.annotate import write_annotated, write_annotated_people
+        from repsense.sources.video import DEFAULT_POSE_FPS
+
+        write = write_annotated_people if isinstance(analysed, list) else write_annotated
+        write(path, analysed, out, opts.start, opts.end, DEFAULT_POSE_FPS, fps=opts.annotate_fps)
+        notes.append(f"annotated video: {out}")
+
+
 def analyze_input(opts: AnalyzeOptions, path: pathlib.Path,
                   progress: Callable[[int], None] | None = None) -> InputResult:
     """Analyse one video or pose recording with every output the options ask for."""
@@ -126,18 +145,8 @@ def analyze_input(opts: AnalyzeOptions, path: pathlib.Path,
 
             analysis.report.plan = guide.result()
             text += "\n" + result_text(analysis.report.plan)
+        save_pose_and_annotate(opts, path, rec, analysis, notes)
         n = opts.n_inputs
-        out = output_for(opts.save_pose, path, n, ".npz")
-        if out is not None:
-            rec.save(out)
-        out = output_for(opts.annotate, path, n, ".mp4")
-        if out is not None:
-            from repsense.sinks.annotate import write_annotated
-            from repsense.sources.video import DEFAULT_POSE_FPS
-
-            write_annotated(path, analysis, out, opts.start, opts.end, DEFAULT_POSE_FPS,
-                            fps=opts.annotate_fps)
-            notes.append(f"annotated video: {out}")
         out = output_for(opts.speak_wav, path, n, ".wav")
         if out is not None:
             from repsense.sinks.speech import render_track
@@ -201,18 +210,7 @@ def _analyze_people(opts: AnalyzeOptions, path: pathlib.Path,
     if not people:
         raise RepsenseError(f"{path}: nobody was found in {len(rec)} frames; the whole body "
                             "should be in view, lit, and not too small")
-    n = opts.n_inputs
-    out = output_for(opts.save_pose, path, n, ".npz")
-    if out is not None:
-        rec.save(out)
-    out = output_for(opts.annotate, path, n, ".mp4")
-    if out is not None:
-        from repsense.sinks.annotate import write_annotated_people
-        from repsense.sources.video import DEFAULT_POSE_FPS
-
-        write_annotated_people(path, people, out, opts.start, opts.end, DEFAULT_POSE_FPS,
-                               fps=opts.annotate_fps)
-        notes.append(f"annotated video: {out}")
+    save_pose_and_annotate(opts, path, rec, people, notes)
     first = people[0].analysis.report
     seen = int(sum(1 for t in range(len(rec)) if rec.frame(t)))
     report = InputReport(
