@@ -48,6 +48,14 @@ class _Broker:
             self.keeper.watch(connected, on_start=lambda b: err(
                 f"the broker on {b.url} went away; started the embedded one in its place"))
 
+    def follow(self, link: Any) -> None:
+        """Watch the broker for ``link`` (:meth:`watch`); say so when it is not reachable yet: the
+        node counts anyway, its events wait in the outbox."""
+        self.watch(link.connected)
+        if not link.wait_connected(5.0):
+            err(f"broker {self.address.url} not reachable yet; counting anyway: events wait in the "
+                "outbox until it is")
+
     def stop(self) -> None:
         if self.keeper is not None:
             self.keeper.stop()
@@ -135,10 +143,7 @@ def cmd_node(args: argparse.Namespace) -> int:
                           source_fps=source.fps, session_id=sid)
     err(f"node {node}: {source.kind} {args.camera} -> {topics.events(node)} on {broker.address.url}"
         + (" (pose only: the server runs the engine)" if args.pose_only else ""))
-    broker.watch(link.connected)
-    if not link.wait_connected(5.0):
-        err(f"broker {broker.address.url} not reachable yet; counting anyway: events wait in the "
-            "outbox until it is")
+    broker.follow(link)
     code = 0
     with stop_on_signals() as stop:
         try:
@@ -195,10 +200,7 @@ def _node_people(args: argparse.Namespace, people: int, node: str, source: Any, 
                          image_size=source.image_size, source_fps=source.fps)
     err(f"node {node}: {source.kind} {args.camera}, up to {people} people -> "
         f"{topics.events(node)} on {broker.address.url}")
-    broker.watch(link.connected)
-    if not link.wait_connected(5.0):
-        err(f"broker {broker.address.url} not reachable yet; counting anyway: events wait in the "
-            "outbox until it is")
+    broker.follow(link)
     code = 0
     with stop_on_signals() as stop:
         try:
