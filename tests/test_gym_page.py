@@ -4,7 +4,6 @@ out/screenshots/gym.png."""
 
 from __future__ import annotations
 
-import os
 import pathlib
 from collections.abc import Iterator
 
@@ -17,17 +16,13 @@ from repsense.app.server import Settings, create_app  # noqa: E402
 from repsense.mqtt_broker import EmbeddedBroker  # noqa: E402
 from repsense.engine.events import ExerciseDetected, FormWarning, HoldUpdated, RepCompleted  # noqa: E402
 from repsense.sinks.mqtt import BrokerAddress, EventPublisher, MqttLink, Outbox, Topics  # noqa: E402
-from tests.conftest import ROOT, serve_app  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
+from tests.browser import chromium, need_chromium, screenshot  # noqa: E402
+from tests.conftest import serve_app  # noqa: E402
 
 
 @pytest.fixture
 def gym_server(tmp_path: pathlib.Path) -> Iterator[tuple[str, str]]:
-    if not pathlib.Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs {CHROMIUM}")
-        pytest.skip(f"{CHROMIUM} is not available")
+    need_chromium()
     with EmbeddedBroker("127.0.0.1", 0) as broker:
         settings = Settings(work_dir=tmp_path)
         install(settings, broker.url)
@@ -43,60 +38,53 @@ def _node(url: str, node: str) -> EventPublisher:
 
 
 def test_gym_page_shows_the_nodes_live(gym_server: tuple[str, str]) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base, broker_url = gym_server
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 700})
-            page.goto(f"{base}/gym")
-            expect(page.get_by_test_id("connection")).to_have_text("live", timeout=15000)
-            expect(page.get_by_test_id("empty")).to_be_visible()
-            rack, plank = _node(broker_url, "rack-1"), _node(broker_url, "mat-2")
-            rack.emit([ExerciseDetected(10, exercise="squat")] + [
-                RepCompleted(1000 * i, exercise="squat", count=i, start_ms=1000 * i - 900, end_ms=1000 * i,
-                             bottom_ms=1000 * i - 400, concentric_s=0.4, eccentric_s=0.5, rom_deg=95.0)
-                for i in (1, 2, 3)])
-            rack.emit([FormWarning(3100, exercise="squat", code="not_deep",
-                                   message="Go deeper: hips down to knee height.")])
-            plank.emit([ExerciseDetected(10, exercise="plank"),
-                        HoldUpdated(20_000, exercise="plank", held_s=20.4, holding=True)])
-            card = page.locator('[data-node="rack-1"]')
-            expect(card.locator('[data-field="count"]')).to_have_text("3", timeout=15000)
-            expect(card.locator('[data-field="exercise"]')).to_have_text("Squat")   # the catalogue's display name, as every page writes it
-            expect(card.locator('[data-field="cue"]')).to_have_text("Go deeper: hips down to knee height.")
-            expect(card.locator('[data-field="state"]')).to_have_text("online")
-            mat = page.locator('[data-node="mat-2"]')
-            expect(mat.locator('[data-field="count"]')).to_have_text("20", timeout=15000)
-            expect(mat.locator('[data-field="unit"]')).to_have_text("s held")
-            plank.close()   # clean exit: retained "offline"
-            expect(mat.locator('[data-field="state"]')).to_have_text("offline", timeout=15000)
-            expect(page.get_by_test_id("empty")).to_be_hidden()
-            shots = ROOT / "out" / "screenshots"
-            shots.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(shots / "gym.png"))
-            # A page opened now gets the whole gym at once.
-            other = browser.new_page()
-            other.goto(f"{base}/gym")
-            expect(other.locator('[data-node="rack-1"] [data-field="count"]')).to_have_text("3", timeout=15000)
-            expect(other.get_by_test_id("node")).to_have_count(2)
-            rack.close()
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1100, "height": 700})
+        page.goto(f"{base}/gym")
+        expect(page.get_by_test_id("connection")).to_have_text("live", timeout=15000)
+        expect(page.get_by_test_id("empty")).to_be_visible()
+        rack, plank = _node(broker_url, "rack-1"), _node(broker_url, "mat-2")
+        rack.emit([ExerciseDetected(10, exercise="squat")] + [
+            RepCompleted(1000 * i, exercise="squat", count=i, start_ms=1000 * i - 900, end_ms=1000 * i,
+                         bottom_ms=1000 * i - 400, concentric_s=0.4, eccentric_s=0.5, rom_deg=95.0)
+            for i in (1, 2, 3)])
+        rack.emit([FormWarning(3100, exercise="squat", code="not_deep",
+                               message="Go deeper: hips down to knee height.")])
+        plank.emit([ExerciseDetected(10, exercise="plank"),
+                    HoldUpdated(20_000, exercise="plank", held_s=20.4, holding=True)])
+        card = page.locator('[data-node="rack-1"]')
+        expect(card.locator('[data-field="count"]')).to_have_text("3", timeout=15000)
+        expect(card.locator('[data-field="exercise"]')).to_have_text("Squat")   # the catalogue's display name, as every page writes it
+        expect(card.locator('[data-field="cue"]')).to_have_text("Go deeper: hips down to knee height.")
+        expect(card.locator('[data-field="state"]')).to_have_text("online")
+        mat = page.locator('[data-node="mat-2"]')
+        expect(mat.locator('[data-field="count"]')).to_have_text("20", timeout=15000)
+        expect(mat.locator('[data-field="unit"]')).to_have_text("s held")
+        plank.close()   # clean exit: retained "offline"
+        expect(mat.locator('[data-field="state"]')).to_have_text("offline", timeout=15000)
+        expect(page.get_by_test_id("empty")).to_be_hidden()
+        screenshot(page, "gym")
+        # A page opened now gets the whole gym at once.
+        other = browser.new_page()
+        other.goto(f"{base}/gym")
+        expect(other.locator('[data-node="rack-1"] [data-field="count"]')).to_have_text("3", timeout=15000)
+        expect(other.get_by_test_id("node")).to_have_count(2)
+        rack.close()
 
 
 def test_a_node_that_follows_several_people_shows_one_row_per_person(
         gym_server: tuple[str, str]) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base, broker_url = gym_server
     link = MqttLink(BrokerAddress.parse(broker_url, env={}), "page-test-class", outbox=Outbox(None),
                     status_topic=Topics().status("class-1")).start()
     assert link.wait_connected(10)
     people = {pid: EventPublisher(link, "class-1", f"p{pid}", person=pid) for pid in (1, 2)}
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+    with chromium() as browser:
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 600})
             page.goto(f"{base}/gym")
@@ -113,9 +101,6 @@ def test_a_node_that_follows_several_people_shows_one_row_per_person(
             expect(rows.nth(1)).to_have_text("person 2 push up: 2 reps", timeout=15000)
             expect(card.locator('[data-field="total"]')).to_have_text(
                 "2 people, 5 reps this session")
-            shots = ROOT / "out" / "screenshots"
-            shots.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(shots / "gym_people.png"))
+            screenshot(page, "gym_people")
         finally:
-            browser.close()
             link.close()

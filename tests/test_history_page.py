@@ -4,7 +4,6 @@ web app over 1,000 generated sessions / 100,000 reps. Screenshots go to out/scre
 
 from __future__ import annotations
 
-import pathlib
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -15,10 +14,9 @@ from bench.history_scale import generate
 from repsense.app.history import routes
 from repsense.app.server import Settings, create_app
 from repsense.store import Store
+from tests.browser import SHOTS, chromium, need_chromium, screenshot, watched_page
 from tests.conftest import ROOT, need, serve_app
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = ROOT / "out" / "screenshots"
 CHART_JS = ROOT / "repsense" / "app" / "web" / "node_modules" / "chart.js" / "dist"
 
 
@@ -48,34 +46,20 @@ def empty_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    need(pathlib.Path(CHROMIUM).exists(), CHROMIUM)
+    need_chromium()
     need((CHART_JS / "chart.umd.min.js").exists(), "Chart.js from npm (setup.sh runs npm install)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture
 def page(browser):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    pg.set_default_timeout(30_000)
-    yield pg
-    context.close()
-    assert not errors, f"the page reported errors: {errors}"
+    yield from watched_page(browser, viewport={"width": 1360, "height": 900},
+                            console=lambda m: m.type == "error")
 
 
 def shot(page, state: str, full: bool = True) -> None:  # type: ignore[no-untyped-def]
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"history-{state}.png"), full_page=full)
+    screenshot(page, f"history-{state}", full_page=full)
 
 
 def drawn(page, canvas: str) -> bool:  # type: ignore[no-untyped-def]

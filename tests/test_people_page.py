@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT, need, require_data
-from tests.test_web_e2e import (CHROMIUM, launch, need_vendor, open_page, pw_driver,  # noqa: F401
-                                server, shot)
+from tests.browser import fake_camera_y4m, launch, pw_driver  # noqa: F401
+from tests.conftest import need, require_data
+from tests.test_web_e2e import need_vendor, open_page, server, shot  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -25,16 +24,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def two_people_camera(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The two-person video as the .y4m Chromium's fake camera plays (800 px wide, 15 fps)."""
     require_data("videos", "clips", "labels.csv")
-    need(shutil.which("ffmpeg") is not None, "ffmpeg")
+    need(shutil.which("ffmpeg") is not None, "ffmpeg")   # before building the video
     if "REPSENSE_PEOPLE_CACHE" not in os.environ:
         os.environ["REPSENSE_PEOPLE_CACHE"] = str(tmp_path_factory.getbasetemp() / "people")
     from bench import people_videos as pv
 
     spec = pv.SPECS["two"]
     video = pv.build(spec)
-    out = tmp_path_factory.mktemp("camera") / "two.y4m"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(video), "-vf", "scale=800:-2,fps=15",
-                    "-pix_fmt", "yuv420p", str(out)], check=True)
+    out = fake_camera_y4m(video, tmp_path_factory.mktemp("camera") / "two.y4m",
+                          vf="scale=800:-2,fps=15")
     truth = [pv.truth_count(p, spec.duration_s) for p in spec.parts]   # left, right
     return out, truth, spec.duration_s, pv.bounds(spec)
 

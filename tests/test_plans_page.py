@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import json
 import pathlib
-import shutil
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import ROOT, free_port, need, require_data
-from tests.test_web_e2e import CHROMIUM, VENDOR, launch, need_vendor  # noqa: F401
+from tests.browser import (browser, fake_camera_y4m, pw_driver, repsense_serve,  # noqa: F401
+                           screenshot, watched_page)
+from tests.conftest import ROOT, require_data
+from tests.test_web_e2e import need_vendor
 
 pytestmark = pytest.mark.browser
 
-SHOTS = ROOT / "out" / "screenshots"
 # Air squats side-on, hands at the chest: 6 reps between 6.6 and 19.3 s (labels.csv);
 # the page counts at least 5 in a pass.
 CLIP = "MrPose_squat2.mp4"
@@ -34,83 +32,25 @@ DB: dict[str, str] = {}          # the server's database URL (the progression te
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`repsense serve` with its own history database; yields its base URL."""
-    port = free_port()
     folder = tmp_path_factory.mktemp("serve")
-    log = folder / "serve.log"
     DB["url"] = f"sqlite:///{folder / 'h.db'}"
-    with log.open("w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "repsense", "serve", "--no-browser",
-                                 "--port", str(port), "--db", DB["url"]],
-                                cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as r:
-                    if json.load(r).get("status") == "ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"repsense serve did not come up:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
+    with repsense_serve(folder, "--db", DB["url"]) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")
 def fake_camera(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     clip = require_data("videos", "clips", CLIP)
-    need(shutil.which("ffmpeg") is not None, "ffmpeg")
-    out = tmp_path_factory.mktemp("camera") / "camera.y4m"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(clip), "-vf", "scale=640:360,fps=15",
-                    "-pix_fmt", "yuv420p", str(out)], check=True)
-    return out
-
-
-@pytest.fixture(scope="module")
-def pw_driver() -> Iterator[object]:
-    need(pathlib.Path(CHROMIUM).exists(), CHROMIUM)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        need(False, "playwright (pip install 'playwright>=1.48,<2')")
-        raise
-    with sync_playwright() as pw:
-        yield pw
-
-
-@pytest.fixture(scope="module")
-def browser(pw_driver, fake_camera: pathlib.Path) -> Iterator[object]:  # type: ignore[no-untyped-def]
-    b = launch(pw_driver, fake_camera)
-    try:
-        yield b
-    finally:
-        b.close()
+    return fake_camera_y4m(clip, tmp_path_factory.mktemp("camera") / "camera.y4m")
 
 
 @pytest.fixture
 def page(browser):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 1360, "height": 1000})
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("dialog", lambda d: d.accept())
-    pg.set_default_timeout(30_000)
-    yield pg
-    context.close()
-    assert not errors, f"the page threw: {errors}"
+    yield from watched_page(browser, viewport={"width": 1360, "height": 1000}, accept_dialogs=True)
 
 
 def shot(page, state: str) -> None:  # type: ignore[no-untyped-def]
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"plans-{state}.png"), full_page=True)
+    screenshot(page, f"plans-{state}", full_page=True)
 
 
 def post(server: str, path: str, doc: dict) -> dict:

@@ -6,7 +6,6 @@ span; misbehaving sensors get their message. Screenshots go to out/screenshots/
 
 from __future__ import annotations
 
-import pathlib
 from collections.abc import Iterator
 
 import pytest
@@ -16,13 +15,12 @@ from repsense.engine.events import RepCompleted
 from repsense.imu.analysis import run_recording
 from repsense.imu.recording import ImuRecording, load_csv
 from repsense.store import Store
-from tests.conftest import ROOT, need, require_data, serve_app
+from tests.browser import chromium, screenshot, watched_page
+from tests.conftest import require_data, serve_app
 from tests.test_imu_browser import _recording_rows
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = ROOT / "out" / "screenshots"
 RECORDING = "2017-04-22_15-22-00_Individual_1.csv"
 SPAN = slice(900, 1500)        # 60 s: burpees and sit-ups (9 reps by `imu analyze`)
 RATE_HZ = 60.0
@@ -73,32 +71,17 @@ def server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    need(pathlib.Path(CHROMIUM).exists(), CHROMIUM)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture
 def page(browser):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 412, "height": 915}, device_scale_factor=1)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.set_default_timeout(30_000)
-    yield pg
-    context.close()
-    assert not errors, f"the page threw: {errors}"
+    yield from watched_page(browser, viewport={"width": 412, "height": 915}, device_scale_factor=1)
 
 
 def shot(page, state: str) -> None:  # type: ignore[no-untyped-def]
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"sensors-{state}.png"), full_page=True)
+    screenshot(page, f"sensors-{state}", full_page=True)
 
 
 def status(page) -> str:  # type: ignore[no-untyped-def]

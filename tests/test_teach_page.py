@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_web_e2e import (api, browser, fake_camera, need_vendor, open_page, page,  # noqa: F401
-                                pw_driver, server, shot, wait_pass_over)
+from tests.browser import browser, pw_driver  # noqa: F401
+from tests.test_web_e2e import (api, fake_camera, need_vendor, open_page, page, server,  # noqa: F401
+                                shot, wait_pass_over)
 
 pytestmark = pytest.mark.browser
 

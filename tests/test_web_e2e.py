@@ -12,10 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import pathlib
-import shutil
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -23,12 +20,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import ROOT, free_port, need, require_data
+from tests.browser import (SHOTS, browser, camera_browser, fake_camera_y4m, launch,  # noqa: F401
+                           pw_driver, repsense_serve, screenshot, watched_page)
+from tests.conftest import ROOT, need, require_data
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = ROOT / "out" / "screenshots"
 VENDOR = ROOT / "repsense" / "app" / "web" / "node_modules" / "@mediapipe" / "tasks-vision"
 # A side view, 3 clear squats in 10.7 s; `repsense analyze` counts 3 on it (auto and squat).
 CLIP = "test_video_squat.mp4"
@@ -49,107 +46,32 @@ PHASE_WORDS = {"going down", "coming up", "ready"}
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`repsense serve` on a free port of 127.0.0.1; yields its base URL."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with log.open("w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "repsense", "serve", "--no-browser",
-                                 "--port", str(port)], cwd=ROOT, stdout=fh,
-                                stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as r:
-                    if json.load(r).get("status") == "ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"repsense serve did not come up:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
+    with repsense_serve(tmp_path_factory.mktemp("serve")) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")
 def fake_camera(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     """The labelled clip as the .y4m file Chromium's fake camera plays (640x360, 15 fps)."""
     clip = require_data("videos", "clips", CLIP)
-    need(shutil.which("ffmpeg") is not None, "ffmpeg")
-    out = tmp_path_factory.mktemp("camera") / "camera.y4m"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(clip), "-vf", "scale=640:360,fps=15",
-                    "-pix_fmt", "yuv420p", str(out)], check=True)
-    return out
+    return fake_camera_y4m(clip, tmp_path_factory.mktemp("camera") / "camera.y4m")
 
 
 @pytest.fixture(scope="module")
 def shipped_camera(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     """The shipped lunge clip as the fake camera's .y4m (640x360, 15 fps)."""
-    need(shutil.which("ffmpeg") is not None, "ffmpeg")
-    out = tmp_path_factory.mktemp("shipped") / "camera.y4m"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(SHIPPED), "-vf", "scale=640:360,fps=15",
-                    "-pix_fmt", "yuv420p", str(out)], check=True)
-    return out
-
-
-@pytest.fixture(scope="module")
-def pw_driver() -> Iterator[object]:
-    """One Playwright driver for the module (a second sync_playwright() may not run inside it)."""
-    need(pathlib.Path(CHROMIUM).exists(), CHROMIUM)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        need(False, "playwright (pip install 'playwright>=1.48,<2')")
-        raise
-    with sync_playwright() as pw:
-        yield pw
-
-
-def launch(pw_driver, fake_camera: pathlib.Path, *, allow_camera: bool = True):  # type: ignore[no-untyped-def]
-    """Chromium with the clip as its camera; without ``allow_camera`` headless Chromium answers
-    the camera prompt "block", as a person who denies it."""
-    args = ["--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={fake_camera}",
-            "--autoplay-policy=no-user-gesture-required"]
-    if allow_camera:
-        args.append("--use-fake-ui-for-media-stream")
-    return pw_driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-
-
-@pytest.fixture(scope="module")
-def browser(pw_driver, fake_camera: pathlib.Path) -> Iterator[object]:  # type: ignore[no-untyped-def]
-    b = launch(pw_driver, fake_camera)
-    try:
-        yield b
-    finally:
-        b.close()
+    return fake_camera_y4m(SHIPPED, tmp_path_factory.mktemp("shipped") / "camera.y4m")
 
 
 @pytest.fixture(scope="module")
 def shipped_browser(pw_driver, shipped_camera: pathlib.Path) -> Iterator[object]:  # type: ignore[no-untyped-def]
-    b = launch(pw_driver, shipped_camera)
-    try:
-        yield b
-    finally:
-        b.close()
+    yield from camera_browser(pw_driver, shipped_camera)
 
 
 def _page(browser):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 1360, "height": 900}, accept_downloads=True)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
     # MediaPipe's own INFO lines ("Created TensorFlow Lite XNNPACK delegate") are not errors
-    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" and "INFO:" in m.text else None)
-    pg.set_default_timeout(30_000)
-    yield pg
-    context.close()
-    assert not errors, f"the page threw: {errors}"
+    yield from watched_page(browser, viewport={"width": 1360, "height": 900}, accept_downloads=True,
+                            console=lambda m: m.type == "error" and "INFO:" in m.text)
 
 
 @pytest.fixture
@@ -164,8 +86,7 @@ def shipped_page(shipped_browser):  # type: ignore[no-untyped-def]
 
 
 def shot(page, test: str, state: str) -> None:  # type: ignore[no-untyped-def]
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"web-{test}-{state}.png"))
+    screenshot(page, f"web-{test}-{state}")
 
 
 def open_page(page, server: str, query: str = "") -> None:  # type: ignore[no-untyped-def]
@@ -570,9 +491,7 @@ def test_a_form_fault_is_shown_on_the_joints_and_spoken(  # type: ignore[no-unty
     the skeleton, the form panel shows the cue, the cue is spoken and kept in the history."""
     need_vendor()
     clip = require_data("videos", "clips", "PushUp-Counter_pushup.mp4")
-    cam = tmp_path / "sagging.y4m"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", "28.3", "-t", "14", "-i", str(clip),
-                    "-vf", "scale=640:360,fps=15", "-pix_fmt", "yuv420p", str(cam)], check=True)
+    cam = fake_camera_y4m(clip, tmp_path / "sagging.y4m", start_s=28.3, seconds=14)
     b = launch(pw_driver, cam)
     try:
         page = b.new_page(viewport={"width": 1360, "height": 900})
@@ -616,9 +535,7 @@ def test_a_plank_hold_is_timed(pw_driver, server: str, tmp_path: pathlib.Path) -
     """12 s of the labelled forearm plank (side view, 30.5-47.4 s of the clip): the hold timer runs."""
     need_vendor()
     clip = require_data("videos", "clips", "MrPose_plank.mp4")
-    cam = tmp_path / "plank.y4m"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", "32", "-t", "12", "-i", str(clip),
-                    "-vf", "scale=640:360,fps=15", "-pix_fmt", "yuv420p", str(cam)], check=True)
+    cam = fake_camera_y4m(clip, tmp_path / "plank.y4m", start_s=32, seconds=12)
     b = launch(pw_driver, cam)
     try:
         page = b.new_page(viewport={"width": 1360, "height": 900})
