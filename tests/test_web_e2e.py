@@ -69,7 +69,8 @@ def shipped_browser(pw_driver, shipped_camera: pathlib.Path) -> Iterator[object]
 
 
 def _page(browser):  # type: ignore[no-untyped-def]
-    # MediaPipe's own INFO lines ("Created TensorFlow Lite XNNPACK delegate") are not errors
+    # MediaPipe's own INFO lines ("Created TensorFlow Lite XNNPACK delegate") must not reach the
+    # console at error level (they are not errors); other console errors are not judged here
     yield from watched_page(browser, viewport={"width": 1360, "height": 900}, accept_downloads=True,
                             console=lambda m: m.type == "error" and "INFO:" in m.text)
 
