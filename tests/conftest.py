@@ -94,6 +94,27 @@ def serve_app(app: Any) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+SAMPLE = ROOT / "repsense" / "samples" / "squats.npz"   # five squats, 17 s (tools/make_sample.py)
+# The landmarks the sample's source data measured; the rest of its body is generated from them.
+MEASURED = (0, 11, 12, 23, 24, 25, 26, 27, 28)   # nose, shoulders, hips, knees, ankles
+
+
+@pytest.fixture(scope="session")
+def measured_squats(tmp_path_factory) -> pathlib.Path:  # type: ignore[no-untyped-def]
+    """The shipped squat sample with only the 9 landmarks its source measured. Its arms, face and
+    feet are generated (tools/make_sample.py): the arms are interpolated between two key poses
+    with the very weight the knees are, so they repeat more cleanly than anything a camera sees.
+    Teaching, which picks the signal that repeats most cleanly, is tested on what was measured."""
+    from repsense.pose import PoseRecording
+
+    rec = PoseRecording.load(SAMPLE)
+    landmarks = np.full_like(rec.landmarks, np.nan)
+    landmarks[:, MEASURED] = rec.landmarks[:, MEASURED]
+    path = tmp_path_factory.mktemp("sample") / "squats.npz"
+    PoseRecording(landmarks, rec.timestamp_ms, rec.image_size, source="squats.npz").save(path)
+    return path
+
+
 def need(ok: bool, why: str) -> None:
     """Skip when a tool the test needs is missing, unless under CI, where it fails."""
     if not ok:

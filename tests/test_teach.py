@@ -23,7 +23,6 @@ from repsense.teaching import (export, import_file, remove, save_lesson, teach_f
                                teach_recording)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "repsense" / "samples" / "squats.npz"   # five squats, 17 s
 
 
 @pytest.fixture
@@ -34,8 +33,8 @@ def library(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def squats() -> PoseRecording:
-    return PoseRecording.load(SAMPLE)
+def squats(measured_squats) -> PoseRecording:  # type: ignore[no-untyped-def]
+    return PoseRecording.load(measured_squats)
 
 
 def test_learns_the_knee_from_squats_and_counts_them(squats, library):

@@ -3,17 +3,12 @@ look at the plot, save, and find the exercise in /api/exercises."""
 
 from __future__ import annotations
 
-import pathlib
-
 import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
 from repsense.app.server import Settings, create_app
 from repsense.pose import PoseRecording
-
-SAMPLE = pathlib.Path(__file__).resolve().parents[1] / "repsense" / "samples" / "squats.npz"
-
 
 @pytest.fixture
 def client(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
@@ -27,8 +22,8 @@ def _frames(rec: PoseRecording) -> list[dict]:
             for p, t in zip(rec.landmarks, rec.timestamp_ms)]
 
 
-def test_teach_from_a_recorded_live_set_then_save(client):
-    rec = PoseRecording.load(SAMPLE)
+def test_teach_from_a_recorded_live_set_then_save(client, measured_squats):
+    rec = PoseRecording.load(measured_squats)
     with client.websocket_connect("/ws") as ws:
         ws.send_json({"type": "start", "exercise": "generic", "width": 640, "height": 360})
         sid = ws.receive_json()["session"]
@@ -61,8 +56,8 @@ def test_teach_from_a_recorded_live_set_then_save(client):
     assert client.post(answer["save"] + "?overwrite=1").status_code == 200
 
 
-def test_teach_from_an_uploaded_recording_and_the_refusals(client):
-    body = SAMPLE.read_bytes()
+def test_teach_from_an_uploaded_recording_and_the_refusals(client, measured_squats):
+    body = measured_squats.read_bytes()
     ok = client.post("/api/teach?name=my_squat&start=0&end=9", content=body)
     assert ok.status_code == 200 and ok.json()["reps"] == 2, ok.json()
     one = client.post("/api/teach?name=my_squat&start=0&end=4.2", content=body)

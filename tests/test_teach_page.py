@@ -13,6 +13,16 @@ from tests.test_web_e2e import (api, fake_camera, need_vendor, open_page, page, 
 pytestmark = pytest.mark.browser
 
 
+@pytest.fixture(scope="module", autouse=True)
+def own_library(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """This module's server keeps what the page teaches in a library of its own: a taught squat
+    left in the session's library would be what auto finds in the other page tests' squats."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("REPSENSE_EXERCISES", str(tmp_path_factory.mktemp("taught")))
+    yield
+    mp.undo()
+
+
 def test_teach_a_set_recorded_with_the_camera(page, server: str) -> None:  # noqa: F811
     need_vendor()
     open_page(page, server)
