@@ -635,7 +635,12 @@ class Tracker:
         if self._recognizer is not None:
             detected = self._recognizer.update(pose, t)  # type: ignore[attr-defined]
             self._history.append((t, smooth, loose))
-            while t - self._history[0][0] > REPLAY_MS + AUTO_EVIDENCE_MS:
+            # the replay reaches back REPLAY_MS before the change was proposed, also when the
+            # person was out of view while it waited (no frames then: the clock ran on)
+            keep_from = t - (REPLAY_MS + AUTO_EVIDENCE_MS)
+            if self._pending is not None:
+                keep_from = min(keep_from, self._pending[1] - REPLAY_MS)
+            while self._history[0][0] < keep_from:
                 self._history.popleft()
             fallback = self._fallback_reps(smooth, t)
             if detected is not None:
